@@ -1,0 +1,215 @@
+"""Turn a ``torch._C.Graph`` into a plain :class:`~freezeviz.snapshot.GraphSnapshot`.
+
+This is the only place that walks torch's IR objects. Weight tensors are never copied:
+a snapshot keeps their shape, dtype and a short preview.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import torch
+
+from .snapshot import BlockInfo, ConstantInfo, GraphSnapshot, NodeInfo, SourceLoc, ValueInfo
+
+_SOURCE_RE = re.compile(r"# (.+):(\d+):(\d+)$")
+_HIER_SKIP = ("SELF", "UNKNOWN_INSTANCE")
+_HIER_RE = re.compile(r"([^.()]+)\([^()]*\)")
+_PREVIEW_VALUES = 4
+
+
+def _dtype_text(dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _value_info(value) -> ValueInfo:
+    ty = value.type()
+    shape = dtype = None
+    if isinstance(ty, torch._C.TensorType):
+        sizes = ty.sizes() if ty.dim() is not None else None
+        shape = tuple(sizes) if sizes is not None else None
+        st = ty.scalarType()
+        dtype = str(st).lower() if st is not None else None
+        if dtype is not None:
+            dtype = {"float": "float32", "double": "float64", "long": "int64", "int": "int32",
+                     "half": "float16", "bool": "bool"}.get(dtype, dtype)
+    return ValueInfo(value.debugName(), ty.annotation_str if hasattr(ty, "annotation_str") else str(ty),
+                     shape, dtype)
+
+
+def tensor_preview(t: torch.Tensor) -> str:
+    shape = "x".join(str(s) for s in t.shape) or "scalar"
+    try:
+        if t.is_mkldnn:
+            return f"mkldnn tensor {shape} {_dtype_text(t.dtype)}"
+        flat = t.detach().reshape(-1)
+        head = flat[:_PREVIEW_VALUES].tolist()
+    except Exception:  # quantized, sparse, meta ... shape and dtype are enough
+        return f"tensor {shape} {_dtype_text(t.dtype)}"
+    vals = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in head)
+    more = ", ..." if t.numel() > _PREVIEW_VALUES else ""
+    return f"tensor {shape} {_dtype_text(t.dtype)} [{vals}{more}]"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _constant_info(node, attributes: tuple[str, ...]) -> ConstantInfo:
+    if not node.hasAttribute("value"):
+        return ConstantInfo("none", "None", attributes=attributes)
+    k = node.kindOf("value")
+    if k == "t":
+        t = node.t("value")
+        return ConstantInfo("tensor", tensor_preview(t), tuple(t.shape), _dtype_text(t.dtype),
+                            attributes)
+    if k == "i":
+        ty = node.output().type()
+        if isinstance(ty, torch._C.BoolType):
+            return ConstantInfo("bool", str(bool(node.i("value"))), attributes=attributes)
+        return ConstantInfo("int", str(node.i("value")), attributes=attributes)
+    if k == "f":
+        return ConstantInfo("float", repr(node.f("value")), attributes=attributes)
+    if k == "s":
+        return ConstantInfo("str", _short(repr(node.s("value"))), attributes=attributes)
+    if k in ("is", "fs", "ss"):
+        return ConstantInfo("list", _short(str(getattr(node, k)("value"))), attributes=attributes)
+    if k == "ival":
+        try:
+            v = node.ival("value")
+        except Exception:
+            return ConstantInfo("other", str(node.output().type()), attributes=attributes)
+        if isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, bool)) for x in v):
+            return ConstantInfo("list", _short(str(list(v))), attributes=attributes)
+        if isinstance(v, torch.Tensor):
+            return ConstantInfo("tensor", tensor_preview(v), tuple(v.shape), _dtype_text(v.dtype),
+                                attributes)
+        if isinstance(v, torch.ScriptObject) or type(v).__module__.startswith("torch"):
+            return ConstantInfo("object", _short(str(node.output().type())), attributes=attributes)
+        return ConstantInfo("other", _short(repr(v)), attributes=attributes)
+    return ConstantInfo("other", _short(str(node.output().type())), attributes=attributes)
+
+
+def _node_attrs(node) -> tuple[tuple[str, str], ...]:
+    out = []
+    for name in node.attributeNames():
+        if node.kind() == "prim::Constant" and name == "value":
+            continue
+        k = node.kindOf(name)
+        if k in ("i", "f", "s", "is", "fs", "ss"):
+            out.append((name, _short(str(getattr(node, k)(name)))))
+        elif k in ("g", "gs"):
+            out.append((name, "<subgraph>"))
+        else:
+            out.append((name, f"<{k}>"))
+    return tuple(out)
+
+
+def parse_hierarchy(text: str) -> str:
+    """``layer1(Sequential).0(Bottleneck).SELF(Bottleneck)`` -> ``layer1.0``."""
+    return ".".join(n for n in _HIER_RE.findall(text) if n not in _HIER_SKIP)
+
+
+def source_of(node) -> SourceLoc | None:
+    kind = node.kind()
+    if kind in ("prim::GetAttr",):
+        return None
+    first = str(node).split("\n", 1)[0]
+    m = _SOURCE_RE.search(first)
+    if not m:
+        return None
+    return SourceLoc(m.group(1), int(m.group(2)), int(m.group(3)))
+
+
+def snapshot_graph(
+    graph,
+    method: str = "forward",
+    *,
+    constant_attributes: Mapping[str, tuple[str, ...]] | None = None,
+    writes: Mapping[int, tuple[str, ...]] | None = None,
+) -> GraphSnapshot:
+    """Copy everything a viewer needs out of ``graph``.
+
+    ``constant_attributes`` maps a constant's debug name to the attribute paths it stands for;
+    ``writes`` maps the program-order index of a node to the attribute paths it writes.
+    """
+    constant_attributes = constant_attributes or {}
+    writes = writes or {}
+    counter = [0]
+    # value name -> attribute path, for GetAttr chains that start at the graph's self input
+    paths: dict[str, str] = {}
+    inputs = list(graph.inputs())
+    if inputs and isinstance(inputs[0].type(), torch._C.ClassType):
+        paths[inputs[0].debugName()] = ""
+
+    def walk_block(nodes) -> tuple[NodeInfo, ...]:
+        infos = []
+        for node in nodes:
+            index = counter[0]
+            counter[0] += 1
+            kind = node.kind()
+            ins = [v.debugName() for v in node.inputs()]
+            outs = tuple(_value_info(v) for v in node.outputs())
+            attribute = None
+            if kind in ("prim::GetAttr", "prim::SetAttr"):
+                owner = paths.get(ins[0]) if ins else None
+                if owner is not None:
+                    name = node.s("name")
+                    attribute = f"{owner}.{name}" if owner else name
+                    if kind == "prim::GetAttr":
+                        paths[outs[0].name] = attribute
+            constant = None
+            if kind == "prim::Constant":
+                constant = _constant_info(node, constant_attributes.get(outs[0].name, ()))
+            blocks = tuple(
+                BlockInfo(
+                    tuple(_value_info(v) for v in b.inputs()),
+                    walk_block(b.nodes()),
+                    tuple(v.debugName() for v in b.outputs()),
+                )
+                for b in node.blocks()
+            )
+            try:
+                scope = parse_hierarchy(node.getModuleHierarchy())
+            except Exception:
+                scope = ""
+            if not scope and attribute and kind == "prim::GetAttr" and "." in attribute:
+                scope = attribute.rsplit(".", 1)[0]
+            infos.append(
+                NodeInfo(
+                    id=f"n{index}",
+                    kind=kind,
+                    inputs=tuple(ins),
+                    outputs=outs,
+                    attrs=_node_attrs(node),
+                    blocks=blocks,
+                    scope=scope,
+                    source=source_of(node),
+                    constant=constant,
+                    attribute=attribute,
+                    writes=writes.get(index, ()),
+                )
+            )
+        return tuple(infos)
+
+    nodes = walk_block(graph.nodes())
+    return GraphSnapshot(
+        method=method,
+        inputs=tuple(_value_info(v) for v in inputs),
+        outputs=tuple(v.debugName() for v in graph.outputs()),
+        nodes=nodes,
+        text=str(graph),
+    )
+
+
+def iter_torch_nodes(graph):
+    """All nodes of a torch graph in the same program order :func:`snapshot_graph` numbers them."""
+
+    def walk(nodes):
+        for node in nodes:
+            yield node
+            for b in node.blocks():
+                yield from walk(b.nodes())
+
+    return walk(graph.nodes())

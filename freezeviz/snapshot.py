@@ -1,0 +1,185 @@
+"""Plain, immutable, picklable data describing a TorchScript graph at one stage.
+
+Nothing here imports torch: render, widgets, report and CLI work from these objects alone.
+The engine (``freezeviz.extract``) builds them from ``torch._C.Graph`` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    """Where in the user's (or torch's) Python source a node came from."""
+
+    file: str
+    line: int
+    col: int = 0
+
+    @property
+    def short(self) -> str:
+        """``file.py:LINE`` with the directory stripped."""
+        return f"{self.file.rsplit('/', 1)[-1]}:{self.line}"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class ValueInfo:
+    """One SSA value: its debug name (without ``%``), type text and, for tensors, shape/dtype."""
+
+    name: str
+    type: str
+    shape: tuple[int | None, ...] | None = None
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class ConstantInfo:
+    """The value of a ``prim::Constant``. Tensors are never copied: shape, dtype, preview."""
+
+    kind: str  # "tensor", "int", "float", "bool", "str", "none", "list", "object", "other"
+    preview: str  # short text, e.g. "2", "[1, 1]", "tensor(4, 3, 3, 3) float32 [0.12, -0.3, ...]"
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
+    # Attribute paths (``conv.weight``) this constant stands for, traced from the freezer's
+    # own "Folding GetAttr" decisions. Several when constant pooling merged equal values.
+    attributes: tuple[str, ...] = ()
+
+    @property
+    def is_scalar(self) -> bool:
+        """Small non-tensor values that the renderer folds into their consumers' labels."""
+        return self.kind in ("int", "float", "bool", "none", "str", "list") and len(self.preview) <= 40
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """A nested block of a ``prim::If`` or ``prim::Loop``."""
+
+    inputs: tuple[ValueInfo, ...]
+    nodes: tuple[NodeInfo, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One IR node."""
+
+    id: str  # unique within its snapshot: "n0", "n1", ... in program order (blocks included)
+    kind: str  # "aten::conv2d", "prim::GetAttr", ...
+    inputs: tuple[str, ...]  # value names
+    outputs: tuple[ValueInfo, ...]
+    attrs: tuple[tuple[str, str], ...] = ()  # scalar node attributes, e.g. (("name", "weight"),)
+    blocks: tuple[BlockInfo, ...] = ()
+    scope: str = ""  # module path that produced the node ("layer1.0.conv1"), "" for the root
+    source: SourceLoc | None = None
+    constant: ConstantInfo | None = None
+    # For prim::GetAttr / prim::SetAttr: the attribute path from the root ("sub.buf"),
+    # or "" for a module reached through the chain (the root itself has no path).
+    attribute: str | None = None
+    # Attribute paths whose state this node writes, per the alias analysis (in-place writers
+    # on values read from module state) or because it is a SetAttr.
+    writes: tuple[str, ...] = ()
+
+    def attr(self, name: str, default: str | None = None) -> str | None:
+        for key, value in self.attrs:
+            if key == name:
+                return value
+        return default
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.outputs)
+
+
+@dataclass(frozen=True)
+class GraphSnapshot:
+    """A whole graph (one method) at one stage."""
+
+    method: str
+    inputs: tuple[ValueInfo, ...]
+    outputs: tuple[str, ...]
+    nodes: tuple[NodeInfo, ...]
+    text: str  # torch's own printout of the graph
+    _index: dict = field(default=None, repr=False, compare=False, hash=False)  # type: ignore[assignment]
+
+    def iter_nodes(self) -> Iterator[NodeInfo]:
+        """Every node, blocks included, in program order."""
+
+        def walk(nodes: tuple[NodeInfo, ...]) -> Iterator[NodeInfo]:
+            for node in nodes:
+                yield node
+                for block in node.blocks:
+                    yield from walk(block.nodes)
+
+        return walk(self.nodes)
+
+    def _build_index(self) -> dict:
+        producers: dict[str, NodeInfo] = {}
+        values: dict[str, ValueInfo] = {v.name: v for v in self.inputs}
+        by_id: dict[str, NodeInfo] = {}
+        users: dict[str, list[NodeInfo]] = {}
+        for node in self.iter_nodes():
+            by_id[node.id] = node
+            for out in node.outputs:
+                producers[out.name] = node
+                values[out.name] = out
+            for block in node.blocks:
+                for v in block.inputs:
+                    values[v.name] = v
+            for name in node.inputs:
+                users.setdefault(name, []).append(node)
+        index = {"producers": producers, "values": values, "by_id": by_id, "users": users}
+        object.__setattr__(self, "_index", index)
+        return index
+
+    @property
+    def index(self) -> dict:
+        return self._index if self._index is not None else self._build_index()
+
+    def producer(self, value: str) -> NodeInfo | None:
+        return self.index["producers"].get(value)
+
+    def value(self, name: str) -> ValueInfo | None:
+        return self.index["values"].get(name)
+
+    def node(self, node_id: str) -> NodeInfo:
+        return self.index["by_id"][node_id]
+
+    def users(self, value: str) -> list[NodeInfo]:
+        return self.index["users"].get(value, [])
+
+    def count(self, kind: str | None = None) -> int:
+        return sum(1 for n in self.iter_nodes() if kind is None or n.kind == kind)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_index"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The graph of one method after one step of the freeze."""
+
+    name: str  # "scripted", "inlined", "frozen", "remove_dropout", "fold_conv_bn", ...
+    description: str
+    graph: GraphSnapshot
+    code: str
+    changed: bool
+    seconds: float
+    method: str = "forward"
+    # For optimization passes: the pass's Python name and the loop iteration it ran in.
+    pass_name: str | None = None
+    iteration: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.method == "forward" else f"{self.method}: {self.name}"
