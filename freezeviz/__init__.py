@@ -1,0 +1,46 @@
+"""freezeviz: see what ``torch.jit.freeze`` does to your model.
+
+>>> import freezeviz                                    # doctest: +SKIP
+>>> report = freezeviz.freeze(model, preserved_attrs=["version"])   # doctest: +SKIP
+>>> print(report.explain("modified_tensor"))            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .errors import FreezeError
+from .fates import Fate
+from .report import AttributeInfo, Evidence, FreezeReport
+from .snapshot import GraphSnapshot, NodeInfo, Stage
+
+__all__ = [
+    "AttributeInfo",
+    "Evidence",
+    "Fate",
+    "FreezeError",
+    "FreezeReport",
+    "GraphSnapshot",
+    "NodeInfo",
+    "Stage",
+    "freeze",
+    "inspect",
+]
+__version__ = "0.1.0"
+
+
+def freeze(module, preserved_attrs=None, optimize_numerics=True, *, example_inputs=None,
+           optimize_for_inference=False) -> FreezeReport:
+    """Freeze ``module`` exactly as ``torch.jit.freeze`` does and report every stage.
+
+    Takes the same arguments as ``torch.jit.freeze``; see :func:`freezeviz.engine.freeze`."""
+    from .engine import freeze as _freeze
+
+    return _freeze(module, preserved_attrs, optimize_numerics, example_inputs=example_inputs,
+                   optimize_for_inference=optimize_for_inference)
+
+
+def inspect(module, preserved_attrs=None, optimize_numerics=True, *, example_inputs=None):
+    """Open the interactive inspector (a Jupyter widget) on ``module``."""
+    from .widgets.inspector import FreezeInspector
+
+    return FreezeInspector(module, preserved_attrs, optimize_numerics,
+                           example_inputs=example_inputs)

@@ -1,0 +1,361 @@
+"""Each attribute's fate and the reason for it, taken from the freezer's own decisions.
+
+Sources, in order of authority: what really survives on the frozen module (its slots), the
+freezer's debug log ("Folding GetAttr %x with self.a.b", "attribute: n is set", "... has
+inplace writer"), and torch's alias analysis of the inlined graphs (which node writes what).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .analysis import WriteEvidence, attribute_paths, get_path, inventory, method_names
+from .fates import Fate
+from .jitlog import FreezeDecisions
+from .report import AttributeInfo, Evidence
+from .snapshot import SourceLoc, Stage
+
+
+class ConstantTracer:
+    """Which attribute paths each constant of a frozen graph stands for.
+
+    The freezer names the constant it makes for ``self.a.b`` "self.a.b"; passes extend the name
+    (``self.conv.weight_fused_bn``); constant pooling merges constants of equal value, so a
+    folded attribute whose own constant is gone is traced to the constant of equal value.
+    """
+
+    def __init__(self, cmod, decisions: FreezeDecisions):
+        self.cmod = cmod
+        self.folded = decisions.folded_paths
+        self._by_length = sorted(self.folded, key=len, reverse=True)
+        self.pooled: dict[str, set[str]] = {}
+
+    def lineage(self, name: str) -> set[str]:
+        if not name.startswith("self."):
+            return set()
+        rest = name[5:]
+        for p in self._by_length:
+            if rest == p or rest.startswith(p + ".") or rest.startswith(p + "_"):
+                return {p}
+        return set()
+
+    def learn(self, graph) -> None:
+        """Trace pooled attributes in the graph the freezer produced."""
+        consts = list(graph.findAllNodes("prim::Constant"))
+        named = set()
+        for n in consts:
+            named |= self.lineage(n.output().debugName())
+        for path in sorted(self.folded - named):
+            try:
+                value = get_path(self.cmod, path)
+            except Exception:
+                continue
+            for n in consts:
+                if _same_value(n, value):
+                    self.pooled.setdefault(n.output().debugName(), set()).add(path)
+                    break
+
+    def constants_in(self, graph) -> dict[str, tuple[str, ...]]:
+        out = {}
+        for n in graph.findAllNodes("prim::Constant"):
+            name = n.output().debugName()
+            paths = self.lineage(name)
+            for key, extra in self.pooled.items():
+                if name == key or name.startswith(key + "_"):
+                    paths |= extra
+            if paths:
+                out[name] = tuple(sorted(paths))
+        return out
+
+
+def _same_value(node, value) -> bool:
+    if not node.hasAttribute("value"):
+        return value is None
+    k = node.kindOf("value")
+    if isinstance(value, torch.Tensor):
+        if k != "t":
+            return False
+        t = node.t("value")
+        return (t.dtype == value.dtype and t.shape == value.shape and t.device == value.device
+                and torch.equal(t, value.detach()))
+    if k == "t" or isinstance(value, torch.nn.Module):
+        return False
+    try:
+        c = node.output().toIValue()
+    except Exception:
+        return False
+    return type(c) is type(value) and c == value
+
+
+def trace_constants(cmod, frozen_c, decisions, methods) -> ConstantTracer:
+    tracer = ConstantTracer(cmod, decisions)
+    for m in methods:
+        tracer.learn(frozen_c._get_method(m).graph)
+    return tracer
+
+
+# --- fates -------------------------------------------------------------------------------
+
+_WRITE_WORDS = {
+    "prim::SetAttr": "assigns it",
+}
+
+
+def _loc(src) -> SourceLoc | None:
+    return SourceLoc(*src) if src else None
+
+
+def _write_evidence(e: WriteEvidence) -> Evidence:
+    method = e.graph.split("/", 1)[0]
+    if e.kind == "prim::SetAttr":
+        desc = "assigns a new value to it (SetAttr)"
+    else:
+        via = f" through %{e.via}" if e.via and e.via != e.attribute.rsplit(".", 1)[-1] else ""
+        desc = f"writes it in place{via} (alias analysis: a value read from it has a writer)"
+    if "/fork" in e.graph:
+        desc += ", inside a torch.jit.fork body"
+    return Evidence(e.kind, desc, _loc(e.source), method)
+
+
+def _stage(stages: list[Stage], name: str, method: str) -> Stage | None:
+    for s in stages:
+        if s.name == name and s.method == method:
+            return s
+    return None
+
+
+def _constant_for(stage: Stage | None, path: str) -> str | None:
+    if stage is None:
+        return None
+    for n in stage.graph.iter_nodes():
+        if n.constant is not None and path in n.constant.attributes:
+            return n.outputs[0].name
+    return None
+
+
+def _other_method_uses(cmod, analysed: list[str]) -> dict[str, list[str]]:
+    uses: dict[str, list[str]] = {}
+    for m in method_names(cmod):
+        if m in analysed:
+            continue
+        try:
+            g = cmod._get_method(m).graph.copy()
+            torch._C._jit_pass_inline(g)
+        except Exception:
+            continue
+        for path in set(attribute_paths(g).values()):
+            if path:
+                uses.setdefault(path, []).append(m)
+    return uses
+
+
+def _storage_key(value):
+    if isinstance(value, torch.Tensor) and not value.is_mkldnn:
+        try:
+            return value.untyped_storage().data_ptr()
+        except Exception:
+            return None
+    return None
+
+
+def decide_fates(cmod, frozen_c, preserved: list[str], decisions: FreezeDecisions,
+                 evidence: list[WriteEvidence], stages: list[Stage], inlined_graphs: dict,
+                 tracer: ConstantTracer) -> tuple[list[AttributeInfo], list[str]]:
+    slots = inventory(cmod)
+    survivors = {s.path for s in inventory(frozen_c)}
+    methods = list(inlined_graphs)
+    requested = {p for p in preserved if p not in method_names(cmod)}
+    written: dict[str, list[WriteEvidence]] = {}
+    for e in evidence:
+        written.setdefault(e.attribute, []).append(e)
+    folded_in: dict[str, tuple[str, str]] = {path: (value, fn) for value, path, fn in decisions.folded}
+    other_uses = _other_method_uses(cmod, methods)
+    warnings: list[str] = []
+
+    def under_requested(path: str) -> str | None:
+        for q in requested:
+            if path.startswith(q + "."):
+                return q
+        return None
+
+    # storages of kept, written or requested tensors, to explain aliasing survivors
+    keeper_storage = {}
+    for s in slots:
+        if s.kind != "module" and (s.path in written or s.path in requested):
+            with_value = _safe_get(cmod, s.path)
+            key = _storage_key(with_value)
+            if key:
+                keeper_storage.setdefault(key, s.path)
+
+    infos: list[AttributeInfo] = []
+    fold_results: dict[str, Fate] = {}
+    for s in slots:
+        if s.kind == "module":
+            continue
+        infos.append(_attribute_fate(s, survivors, requested, under_requested, written,
+                                     folded_in, other_uses, keeper_storage, stages, methods,
+                                     cmod, decisions, warnings))
+        fold_results[s.path] = infos[-1].fate
+    by_path = {i.path: i for i in infos}
+    modules = []
+    for s in slots:
+        if s.kind != "module":
+            continue
+        inside = [p for p in by_path if p.startswith(s.path + ".")]
+        if s.path in survivors:
+            if s.path in requested:
+                fate, why = Fate.PRESERVED_REQUESTED, (
+                    "You named it in preserved_attrs, so the frozen module keeps this submodule "
+                    "and everything in it.")
+            elif (q := under_requested(s.path)):
+                fate, why = Fate.PRESERVED_REQUESTED, (
+                    f"It is inside `{q}`, which you named in preserved_attrs; the freezer keeps a "
+                    "preserved submodule whole.")
+            else:
+                kept = [p for p in inside if p in survivors and by_path[p].fate != Fate.KEPT_SUBMODULE]
+                fate = Fate.KEPT_SUBMODULE
+                if kept:
+                    why = ("The frozen module still holds it because state inside it had to be kept: "
+                           + ", ".join(f"`{p}`" for p in kept[:5]) + ".")
+                else:
+                    why = ("A kept graph still uses this submodule itself (for example a method "
+                           "returns it), so the freezer keeps it whole.")
+        elif any(by_path[p].fate in (Fate.INLINED, Fate.FOLDED) for p in inside) or \
+                any(f"{s.path}" == fn_owner for fn_owner in ()):
+            fate, why = Fate.INLINED, (
+                "Its code was inlined into the calling method and the state it uses became "
+                "constants, so the frozen module no longer holds it.")
+        else:
+            fate, why = Fate.REMOVED_UNUSED, _unused_why(s.path, other_uses)
+        modules.append(AttributeInfo(s.path, "module", s.type, fate, why))
+    order = {s.path: i for i, s in enumerate(slots)}
+    result = sorted(infos + modules, key=lambda a: order[a.path])
+    return result, warnings
+
+
+def _safe_get(cmod, path):
+    try:
+        return get_path(cmod, path)
+    except Exception:
+        return None
+
+
+def _unused_why(path: str, other_uses: dict[str, list[str]]) -> str:
+    methods = other_uses.get(path)
+    if methods:
+        names = ", ".join(f"{m}()" for m in methods)
+        first = methods[0]
+        return (f"Only {names} uses it, and that method is not preserved, so the freezer removed "
+                f"both. Add {first!r} to preserved_attrs to keep the method and what it uses.")
+    return "No preserved method reads it, so the freezer removed it."
+
+
+def _attribute_fate(s, survivors, requested, under_requested, written, folded_in, other_uses,
+                    keeper_storage, stages, methods, cmod, decisions, warnings) -> AttributeInfo:
+    path = s.path
+    evid = tuple(_write_evidence(e) for e in written.get(path, ()))
+    in_fork = any("/fork" in e.graph for e in written.get(path, ()))
+    if path in survivors:
+        if path in requested:
+            return AttributeInfo(path, s.kind, s.type, Fate.PRESERVED_REQUESTED,
+                                 "You named it in preserved_attrs, so the freezer keeps it as "
+                                 "module state instead of inlining it.", evid)
+        if (q := under_requested(path)):
+            return AttributeInfo(path, s.kind, s.type, Fate.PRESERVED_REQUESTED,
+                                 f"It is inside `{q}`, which you named in preserved_attrs; the "
+                                 "freezer keeps a preserved submodule whole.", evid)
+        if path in written:
+            first = written[path][0]
+            where = f" at {SourceLoc(*first.source).short}" if first.source else ""
+            how = "assigns it" if first.kind == "prim::SetAttr" else f"writes it in place ({first.kind})"
+            method = first.graph.split("/", 1)[0]
+            return AttributeInfo(
+                path, s.kind, s.type, Fate.PRESERVED_MUTATED,
+                f"{method}() {how}{where}, so the freezer keeps it as module state: a constant "
+                "could not change between calls.", evid)
+        key = _storage_key(_safe_get(cmod, path))
+        partner = keeper_storage.get(key) if key else None
+        if partner and partner != path:
+            return AttributeInfo(
+                path, s.kind, s.type, Fate.PRESERVED_MUTATED,
+                f"It shares memory with `{partner}`, which is "
+                f"{'written' if partner in written else 'preserved'}; the freezer keeps every "
+                "attribute that aliases a preserved value, since a constant copy would go stale.",
+                evid)
+        owner = path.rsplit(".", 1)[0] if "." in path else ""
+        if owner and owner in survivors:
+            return AttributeInfo(
+                path, s.kind, s.type, Fate.KEPT_SUBMODULE,
+                f"It belongs to `{owner}`, which a kept graph uses as a whole module, so the "
+                "freezer keeps all of its state.", evid)
+        return AttributeInfo(
+            path, s.kind, s.type, Fate.PRESERVED_MUTATED,
+            "The freezer could not inline it (its log says it is mutable) and the frozen module "
+            "still holds it.", evid)
+    if path in folded_in:
+        value_name, fn = folded_in[path]
+        frozen_stage = _stage(stages, "frozen", fn if fn in methods else methods[0])
+        inlined_stage = _stage(stages, "inlined", fn if fn in methods else methods[0])
+        first_use = None
+        if inlined_stage is not None:
+            users = inlined_stage.graph.users(value_name)
+            first_use = next((u for u in users if u.source), users[0] if users else None)
+        use_ev = Evidence("prim::GetAttr", f"read as %{value_name} in {fn}()"
+                          + (f" by {first_use.kind}" if first_use else ""),
+                          first_use.source if first_use else None, fn)
+        evid = evid + (use_ev,)
+        warning = None
+        if in_fork:
+            warning = (f"`{path}` is written inside a torch.jit.fork body, yet torch's freezer "
+                       "folded it into a constant (it analyses fork bodies on a copy of its state). "
+                       "The updates land on that constant, shared by every call, and never on the "
+                       f"module. Preserve it explicitly (preserved_attrs=[{path!r}]) or move the "
+                       "write out of the forked function.")
+            warnings.append(warning)
+        const_frozen = _constant_for(frozen_stage, path)
+        if const_frozen is None:
+            return AttributeInfo(
+                path, s.kind, s.type, Fate.INLINED,
+                f"{fn}() only reads it and nothing writes it, so the freezer inlined its value; "
+                "its own clean-up (constant propagation, dead-code elimination) then used the "
+                "value up, so no constant for it is left in the graph.", evid, warning=warning)
+        method_stages = [st for st in stages if st.method == frozen_stage.method]
+        start = method_stages.index(frozen_stage)
+        gone_at = None
+        last_const = const_frozen
+        for st in method_stages[start + 1:]:
+            c = _constant_for(st, path)
+            if c is None:
+                gone_at = st
+                break
+            last_const = c
+        if gone_at is None:
+            rewritten = ""
+            if last_const != const_frozen:
+                rewritten = (f" Later passes rewrote that constant into %{last_const}: the name "
+                             "records each fold it went through.")
+            return AttributeInfo(
+                path, s.kind, s.type, Fate.INLINED,
+                f"{fn}() only reads it and nothing writes it, so the freezer inlined it as the "
+                f"constant %{const_frozen}.{rewritten}", evid, constant=last_const,
+                warning=warning)
+        return AttributeInfo(
+            path, s.kind, s.type, Fate.FOLDED,
+            f"The freezer inlined it as the constant %{last_const}; then the pass "
+            f"`{gone_at.name}` folded that constant away ({gone_at.description.rstrip('.')}).",
+            evid, constant=None, folded_by=gone_at.name, warning=warning)
+    warning = None
+    why = _unused_why(path, other_uses)
+    if in_fork:
+        warning = (f"`{path}` is written inside a torch.jit.fork body, yet torch's freezer removed "
+                   "it (it analyses fork bodies on a copy of its state). The frozen module will "
+                   f"fail when the fork runs. Preserve it explicitly (preserved_attrs=[{path!r}]) "
+                   "or move the write out of the forked function.")
+        warnings.append(warning)
+    elif path in written:
+        first = written[path][0]
+        where = f" at {SourceLoc(*first.source).short}" if first.source else ""
+        why = (f"{first.graph}() writes it{where}, but only in code that freezing removed: a "
+               "branch on a value that became a constant (such as `self.training`) was dropped, "
+               "and with it every use, so the freezer removed it as unused.")
+    return AttributeInfo(path, s.kind, s.type, Fate.REMOVED_UNUSED, why, evid, warning=warning)

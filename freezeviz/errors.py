@@ -1,0 +1,69 @@
+"""Errors that say what went wrong and what to do, with torch's own message as the cause."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+
+class FreezeError(RuntimeError):
+    """Freezing failed, or could not start. ``str(err)`` says why and what to do;
+    ``err.__cause__`` holds torch's original exception when there was one."""
+
+    def __init__(self, message: str, *, torch_message: str | None = None):
+        self.torch_message = torch_message
+        if torch_message:
+            first = torch_message.strip().splitlines()
+            detail = "\n".join(first[:12])
+            message = f"{message}\n\ntorch said:\n{detail}"
+        super().__init__(message)
+
+
+def did_you_mean(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+_OVERLAP_RE = re.compile(r"overlaps")
+
+
+def explain_torch_freeze_error(exc: BaseException, preserved: list[str]) -> FreezeError:
+    """Map a message from torch's freezer to a FreezeError that says what to do."""
+    msg = str(exc)
+    if "Freezing modules containing prim::ModuleContainerIndex" in msg:
+        return FreezeError(
+            "This module indexes a ModuleList or ModuleDict with a value known only at run time "
+            "(prim::ModuleContainerIndex), which torch.jit.freeze cannot inline. Iterate over the "
+            "container with a for loop instead of indexing it, or index it with a literal.",
+            torch_message=msg)
+    if "uses interface attributes" in msg or "failed to freeze interface attribute" in msg or \
+            "Unexpected interface attribute" in msg:
+        name = re.search(r"attribute '?(\w+)'?", msg)
+        what = f" '{name.group(1)}'" if name else ""
+        return FreezeError(
+            f"The interface-typed attribute{what} cannot be frozen as asked. Freezing inlines "
+            "interface submodules; it cannot keep one that is listed in preserved_attrs. Remove "
+            "it from preserved_attrs (its methods are inlined), or give the attribute a concrete "
+            "module type.", torch_message=msg)
+    if "SetAttr on an interface type" in msg:
+        return FreezeError(
+            "A method assigns a new module to an interface-typed attribute (SetAttr on an "
+            "interface). torch.jit.freeze cannot freeze such a module: move the assignment out "
+            "of the scripted methods.", torch_message=msg)
+    if _OVERLAP_RE.search(msg):
+        return FreezeError(
+            "Two attributes of this module hold overlapping values (for example a tensor and a "
+            "list that contains the same tensor), and torch.jit.freeze cannot tell which one to "
+            "inline. Keep each tensor in one attribute only, or store a copy (tensor.clone()).",
+            torch_message=msg)
+    if "return itself" in msg or "returns itself" in msg:
+        return FreezeError(
+            "A preserved method returns the module itself (`return self`); a frozen module cannot "
+            "do that. Return something else, or do not preserve that method.", torch_message=msg)
+    if m := re.search(r"Unknown name: (\S+)", msg):
+        return FreezeError(
+            f"preserved_attrs names {m.group(1)!r}, which this module does not have. Use a name "
+            "printed by `freezeviz.freeze(model).attributes` or a method name.", torch_message=msg)
+    return FreezeError(
+        "torch.jit.freeze failed on this module. The message below is torch's; freezeviz has "
+        "no more specific advice for it.", torch_message=msg)
