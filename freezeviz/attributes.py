@@ -125,10 +125,13 @@ def _stage(stages: list[Stage], name: str, method: str) -> Stage | None:
 
 
 def _constant_for(stage: Stage | None, path: str) -> str | None:
+    """The constant standing for ``path`` in this stage, if one is still used there (a pass
+    such as remove_dropout may leave a constant behind with no users until a later DCE)."""
     if stage is None:
         return None
     for n in stage.graph.iter_nodes():
-        if n.constant is not None and path in n.constant.attributes:
+        if n.constant is not None and path in n.constant.attributes and \
+                stage.graph.users(n.outputs[0].name):
             return n.outputs[0].name
     return None
 
@@ -197,6 +200,8 @@ def decide_fates(cmod, frozen_c, preserved: list[str], decisions: FreezeDecision
                                      cmod, decisions, warnings))
         fold_results[s.path] = infos[-1].fate
     by_path = {i.path: i for i in infos}
+    used_modules = {n.attribute for st in stages if st.name == "inlined"
+                    for n in st.graph.iter_nodes() if n.kind == "prim::GetAttr" and n.attribute}
     modules = []
     for s in slots:
         if s.kind != "module":
@@ -220,8 +225,8 @@ def decide_fates(cmod, frozen_c, preserved: list[str], decisions: FreezeDecision
                 else:
                     why = ("A kept graph still uses this submodule itself (for example a method "
                            "returns it), so the freezer keeps it whole.")
-        elif any(by_path[p].fate in (Fate.INLINED, Fate.FOLDED) for p in inside) or \
-                any(f"{s.path}" == fn_owner for fn_owner in ()):
+        elif s.path in used_modules or \
+                any(by_path[p].fate in (Fate.INLINED, Fate.FOLDED) for p in inside):
             fate, why = Fate.INLINED, (
                 "Its code was inlined into the calling method and the state it uses became "
                 "constants, so the frozen module no longer holds it.")

@@ -20,7 +20,7 @@ from torch.jit._recursive import wrap_cpp_module
 from torch.jit._script import RecursiveScriptModule
 
 from . import passes as P
-from .analysis import find_writers, fork_subgraphs, method_names
+from .analysis import attribute_paths, find_writers, fork_subgraphs, inventory, method_names
 from .attributes import decide_fates, trace_constants
 from .errors import FreezeError, did_you_mean, explain_torch_freeze_error
 from .extract import snapshot_graph
@@ -31,18 +31,22 @@ from .snapshot import SourceLoc, Stage
 _MANGLE_RE = re.compile(r"___torch_mangle_\d+\.")
 
 
-_NUMBERED_RE = re.compile(r"%(\d+)\b")
+_NUMBERED_RE = re.compile(r"%(\d+)(?!\d)")
 
 
 def normalize_graph_text(text: str) -> str:
     """Graph text without class-name mangling and with unnamed values renumbered in order of
     appearance (``graph.copy()`` renumbers them), so equal graphs print equal."""
-    numbers: dict[str, str] = {}
+    parts = re.split(r"(?m)^(?=with )", _MANGLE_RE.sub("", text))  # subgraphs number anew
+    out = []
+    for part in parts:
+        numbers: dict[str, str] = {}
 
-    def renumber(m: re.Match) -> str:
-        return "%" + numbers.setdefault(m.group(1), f"v{len(numbers)}")
+        def renumber(m: re.Match, numbers=numbers) -> str:
+            return "%" + numbers.setdefault(m.group(1), f"v{len(numbers)}")
 
-    return _NUMBERED_RE.sub(renumber, _MANGLE_RE.sub("", text))
+        out.append(_NUMBERED_RE.sub(renumber, part))
+    return "".join(out)
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -222,14 +226,18 @@ class _Recorder:
         return stage
 
 
-def _analyse_writes(graph, label: str, rec: _Recorder | None):
+def _analyse_writes(graph, label: str, rec: _Recorder | None, value_paths: list | None = None):
     writes, evidence, adb = find_writers(graph, label)
+    if value_paths is not None:
+        value_paths.append(attribute_paths(graph))
     if rec is not None:
         rec.alias.append(AliasInfo(label, tuple(
             AliasWriter(e.via, e.attribute, e.kind, SourceLoc(*e.source) if e.source else None)
             for e in evidence), adb.to_graphviz_str()))
         for sub, roots, sub_label in fork_subgraphs(graph, label):
             _, sub_evidence, sub_adb = find_writers(sub, sub_label, roots)
+            if value_paths is not None:
+                value_paths.append(attribute_paths(sub, roots))
             rec.alias.append(AliasInfo(sub_label, tuple(
                 AliasWriter(e.via, e.attribute, e.kind, SourceLoc(*e.source) if e.source else None)
                 for e in sub_evidence), sub_adb.to_graphviz_str()))
@@ -254,6 +262,7 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
     rec = _Recorder(keep_graphs)
     rec.owner = script
     evidence_all = []
+    value_paths: list[dict[str, str]] = []
 
     # 1. scripted and inlined, per method
     inlined_graphs = {}
@@ -264,7 +273,7 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
         t0 = time.perf_counter()
         gi = graph.copy()
         torch._C._jit_pass_inline(gi)
-        writes, evidence = _analyse_writes(gi, m, rec)
+        writes, evidence = _analyse_writes(gi, m, rec, value_paths)
         evidence_all += evidence
         inlined_graphs[m] = gi
         rec.add("inlined", m, gi, _graph_code(gi, m), time.perf_counter() - t0,
@@ -281,7 +290,7 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
     RecursiveScriptModule._finalize_scriptmodule(frozen)
     t_freeze = time.perf_counter() - t0
     rec.owner = frozen
-    decisions = parse_freeze_log(log_lines)
+    decisions = _full_paths(parse_freeze_log(log_lines), value_paths, cmod)
     tracer = trace_constants(cmod, frozen_c, decisions, methods)
 
     def frozen_graph(m):
@@ -327,6 +336,24 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
         seconds=time.perf_counter() - t_start, frozen_module=frozen)
     report._graphs = rec.graphs
     return report
+
+
+def _full_paths(decisions, value_paths: list[dict[str, str]], cmod):
+    """The log names a folded attribute relative to the module whose graph it is freezing
+    (inside a fork body that is the forked submodule); resolve each to its path from the root."""
+    import dataclasses
+
+    slots = {s.path for s in inventory(cmod)}
+    folded = []
+    for value, path, fn in decisions.folded:
+        candidates = {vp[value] for vp in value_paths if value in vp
+                      and (vp[value] == path or vp[value].endswith("." + path))}
+        if len(candidates) == 1:
+            path = candidates.pop()
+        elif path not in slots and candidates:
+            path = sorted(candidates)[0]
+        folded.append((value, path, fn))
+    return dataclasses.replace(decisions, folded=tuple(folded))
 
 
 def _run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_numerics, rec,
@@ -450,7 +477,13 @@ def compute_numerics(script, report: FreezeReport, graphs: dict[int, object], in
     mutated = any(a.fate.value == "preserved_mutated" for a in report.attributes)
     with torch.no_grad():
         original = _copy_state(script) if mutated else script
-        reference = original(*inputs)
+        try:
+            reference = original(*inputs)
+        except Exception as exc:
+            raise FreezeError(
+                "example_inputs do not run through the module (before freezing), so freezeviz "
+                "cannot compare stage outputs. Pass a tuple of inputs that `module(*inputs)` "
+                "accepts.", torch_message=str(exc)) from exc
         rows = []
         for i, stage in enumerate(report.stages):
             if stage.method != "forward" or i not in graphs:

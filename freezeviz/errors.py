@@ -58,8 +58,9 @@ def explain_torch_freeze_error(exc: BaseException, preserved: list[str]) -> Free
             torch_message=msg)
     if "return itself" in msg or "returns itself" in msg:
         return FreezeError(
-            "A preserved method returns the module itself (`return self`); a frozen module cannot "
-            "do that. Return something else, or do not preserve that method.", torch_message=msg)
+            "forward (or a preserved method) returns the module itself (`return self`); a frozen "
+            "module cannot do that, since freezing removes the module's state. Return tensors or "
+            "values instead, or do not preserve that method.", torch_message=msg)
     if m := re.search(r"Unknown name: (\S+)", msg):
         return FreezeError(
             f"preserved_attrs names {m.group(1)!r}, which this module does not have. Use a name "
