@@ -57,6 +57,18 @@ def attribute_paths(graph, root_paths: dict[str, str] | None = None) -> dict[str
     return paths
 
 
+def used_paths(graph) -> set[str]:
+    """Attribute paths a graph reads (GetAttr) or assigns (SetAttr)."""
+    paths = attribute_paths(graph)
+    used = {p for p in paths.values() if p}
+    for node in iter_torch_nodes(graph):
+        if node.kind() == "prim::SetAttr":
+            owner = paths.get(node.inputsAt(0).debugName())
+            if owner is not None:
+                used.add(f"{owner}.{node.s('name')}" if owner else node.s("name"))
+    return used
+
+
 def _source(node) -> tuple[str, int] | None:
     from .extract import source_of
 
@@ -90,7 +102,9 @@ def find_writers(graph, label: str, root_paths: dict[str, str] | None = None
             if owner is not None:
                 path = f"{owner}.{node.s('name')}" if owner else node.s("name")
                 writes.setdefault(idx, set()).add(path)
-                evidence.append(WriteEvidence(path, idx, kind, _source(node), "", label))
+                # SetAttr carries no source range; the value it stores does
+                src = _source(node) or _source(node.inputsAt(1).node())
+                evidence.append(WriteEvidence(path, idx, kind, src, "", label))
             continue
         if not read_values or kind.startswith("prim::"):
             continue

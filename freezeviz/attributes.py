@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .analysis import WriteEvidence, attribute_paths, get_path, inventory, method_names
+from .analysis import WriteEvidence, get_path, inventory, method_names, used_paths
 from .fates import Fate
 from .jitlog import FreezeDecisions
 from .report import AttributeInfo, Evidence
@@ -146,9 +146,8 @@ def _other_method_uses(cmod, analysed: list[str]) -> dict[str, list[str]]:
             torch._C._jit_pass_inline(g)
         except Exception:
             continue
-        for path in set(attribute_paths(g).values()):
-            if path:
-                uses.setdefault(path, []).append(m)
+        for path in used_paths(g):
+            uses.setdefault(path, []).append(m)
     return uses
 
 

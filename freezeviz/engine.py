@@ -583,6 +583,7 @@ def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numeri
             return report
         if not isinstance(module, torch.nn.Module):
             load_module(module)  # raises the right error
+        _check_not_frozen(module, _type_name(module))
         fp = _fingerprint(module)
         per_module = _cache.setdefault(module, {})
         if (fp, options) in per_module:
@@ -605,12 +606,16 @@ def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numeri
         return report
 
 
-def _freeze_script(script, name, preserved, optimize_numerics, optimize_for_inference,
-                   example_inputs, warns) -> FreezeReport:
-    if not hasattr(script, "training"):
+def _check_not_frozen(script, name) -> None:
+    if isinstance(script, torch.jit.ScriptModule) and not hasattr(script, "training"):
         raise FreezeError(f"{name} is already frozen (it has no `training` attribute). Pass the "
                           "module from before torch.jit.freeze; a frozen module cannot be frozen "
                           "again.")
+
+
+def _freeze_script(script, name, preserved, optimize_numerics, optimize_for_inference,
+                   example_inputs, warns) -> FreezeReport:
+    _check_not_frozen(script, name)
     validate_preserved(script._c, preserved)
     in_training = [n or "(root)" for n, m in script.named_modules() if m.training]
     if in_training:

@@ -241,3 +241,212 @@ def tooltip(plan: Plan, node: NodeInfo, key: str) -> str:
     lines += ["writes self." + clean(w, 200) for w in node.writes[:20]]
     lines.append("key: " + clean(key, 300))
     return "\n".join(lines)
+
+
+def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
+           changed: frozenset[str] = frozenset(), change: str = "added", fates=None,
+           highlight: frozenset[str] = frozenset(), title: str | None = None,
+           limit: int | None = None) -> tuple[str, int, int]:
+    """DOT text for ``plan`` collapsed at ``depth``; ``(source, node count, edge count)``.
+
+    ``keys`` gives each node's identity (its SVG id), ``changed`` the node ids drawn as
+    ``change`` ("added" or "removed"), ``limit`` the most DOT nodes to draw (the rest is
+    summarised in a note)."""
+    snap, fold = plan.snap, plan.fold
+    boxes = plan.boxes(depth)
+    box_of = {i: b for b, ids in boxes.items() for i in ids}
+    owner: dict[str, str] = {}  # value -> DOT node standing for it
+    parent: dict[tuple, tuple] = {}
+    content: dict[tuple, list[str]] = {("s", ""): []}
+    edges: dict[tuple[str, str], str] = {}
+    fates = {str(k): S.fate_of(v) for k, v in (fates or {}).items()}
+
+    def container(scope: str) -> tuple:
+        key = ("s", scope)
+        if key not in content:
+            content[key] = []
+            parent[key] = container(scope.rsplit(".", 1)[0] if "." in scope else "")
+        return key
+
+    def item(where: tuple, name: str, cat: str, label: str, ident: str, tip: str,
+             mods=(), extra=None, cls=()) -> None:
+        attrs = dict(S.NODE_STYLES[cat])
+        classes = [S.CLASS_OF[cat], *cls]
+        for m in mods:
+            style, c = S.MODIFIERS[m]
+            attrs.update(style)
+            classes.append(c)
+            if m == "removed":
+                attrs["style"] += "," + S.REMOVED_STYLE_EXTRA
+        attrs.update(extra or {})
+        if cat != "join":
+            attrs["label"] = label
+        attrs.update(id=ident, tooltip=tip, **{"class": " ".join(classes)})
+        content[where].append(f"{quote(name)} [{attrs_text(attrs)}]")
+
+    def connect(value: str, dst: str) -> None:
+        src = owner.get(value) if value not in fold else None
+        if src is not None and src != dst and (src, dst) not in edges:
+            v = snap.value(value)
+            lab = shape_text(v.shape) if v is not None and v.shape is not None else ""
+            edges[(src, dst)] = lab if len(lab) <= 24 else ""
+
+    def hit(node: NodeInfo) -> bool:
+        paths = {node.attribute, *node.writes, *(node.constant.attributes if node.constant else ())}
+        return bool(highlight & ({node.id, keys[node.id], svg_id(keys[node.id])} | paths))
+
+    def mods_of(node: NodeInfo) -> list[str]:
+        mods = ["writer"] if node.writes else []
+        mods += [change] if node.id in changed else []
+        return mods + (["highlight"] if highlight and hit(node) else [])
+
+    def place(node: NodeInfo, where: tuple) -> None:
+        if node.id in plan.hidden:
+            return
+        name, key = node.id, keys[node.id]
+        tip, mods, extra, cls = tooltip(plan, node, key), mods_of(node), {}, []
+        paths = [node.attribute] if node.attribute else list(
+            node.constant.attributes if node.constant else ())
+        fate = next((fates[p] for p in paths if fates.get(p)), None)
+        if fate is not None and not node.writes:
+            extra, cls = S.fate_style(fate), [S.fate_class(fate)]
+        if node.blocks:
+            ctrl = ("c", node.id)
+            parent[ctrl], content[ctrl] = where, []
+            item(ctrl, name, "control", node_label(plan, node), svg_id(key), tip, mods)
+            for v in node.inputs:
+                connect(v, name)
+            for b in node.blocks:
+                for v in b.inputs:
+                    owner[v.name] = name
+            join = f"{name}_end" if node.outputs else None
+            if join:
+                item(ctrl, join, "join", "", svg_id(key + "/end"), tip, mods)
+            for bi, block in enumerate(node.blocks):
+                bkey = ("b", node.id, bi)
+                parent[bkey], content[bkey] = ctrl, []
+                for sub in block.nodes:
+                    place(sub, bkey)
+                for v in block.outputs if join else ():
+                    connect(v, join)
+            for o in node.outputs:
+                owner[o.name] = join or name
+            return
+        cat = ("const" if node.kind == "prim::Constant" else "attr" if node.attribute is not None
+               else "list" if node.kind in ("prim::ListConstruct", "prim::TupleConstruct")
+               else "op")
+        item(where, name, cat, node_label(plan, node), svg_id(key), tip, mods, extra, cls)
+        for v in node.inputs:
+            connect(v, name)
+        for o in node.outputs:
+            owner[o.name] = name
+
+    for i, v in enumerate(snap.inputs):
+        if v.name not in fold:
+            owner[v.name] = f"in{i}"
+            item(("s", ""), f"in{i}", "input", clean(v.name, 40) + "\n" + clean(v.type, 30),
+                 svg_id("input:" + v.name), clean(f"{v.name} : {v.type}", 300))
+    drawn, box_made, left = len(owner) + 1, {}, 0
+    for node in snap.nodes:
+        if node.id in plan.hidden:
+            continue
+        box = box_of.get(node.id)
+        cost = 0 if box in box_made else 1 if box else plan.items[node.id]
+        if left or (limit is not None and drawn + cost > limit - 1):
+            left += plan.items[node.id]
+            continue
+        drawn += cost
+        if box is None:
+            place(node, container(plan.scope[node.id]))
+            continue
+        name = "box_" + hashlib.sha1(box.encode("utf-8", "replace")).hexdigest()[:12]
+        box_made.setdefault(box, [name, 0, Counter(), False, False])
+        entry = box_made[box]
+
+        def absorb(n: NodeInfo) -> None:
+            if n.id in plan.hidden:
+                return
+            entry[1] += 1
+            entry[3] |= n.id in changed
+            entry[4] |= bool(highlight) and hit(n)
+            for v in n.inputs:
+                connect(v, name)
+            for b in n.blocks:
+                for sub in b.nodes:
+                    absorb(sub)
+                for v in b.outputs:
+                    connect(v, name)
+            for o in n.outputs:
+                owner[o.name] = name
+            for b in n.blocks:
+                for v in b.inputs:
+                    owner[v.name] = name
+
+        absorb(node)
+        entry[2].update(plan.ops[node.id])
+    for box, (name, count, ops, is_changed, is_hit) in box_made.items():
+        summary = ", ".join(f"{clean(k, 24)}×{n}" for k, n in ops.most_common(3))
+        more = ", …" if len(ops) > 3 else ""
+        label = f"{clean(box, 50)}\n{count} nodes" + (f": {summary}{more}" if summary else "")
+        tip = f"submodule {clean(box, 300)} collapsed: {count} nodes\n" + "\n".join(
+            f"{clean(k, 60)} ×{n}" for k, n in ops.most_common(40))
+        mods = ([change] if is_changed else []) + (["highlight"] if is_hit else [])
+        where = container(box.rsplit(".", 1)[0] if "." in box else "")
+        item(where, name, "collapsed", label, svg_id("box:" + box), tip, mods)
+    outs = [fold.get(v, "·") for v in snap.outputs]
+    out_label = "return" if all(o == "·" for o in outs) else _wrap("return", outs)
+    item(("s", ""), "out", "output", out_label, "fv_output", "graph output")
+    for v in snap.outputs:
+        connect(v, "out")
+    if left:
+        item(("s", ""), "more", "note", f"… {left:,} more nodes not drawn", "fv_more",
+             f"{left} nodes are not drawn; pass node_budget=None to draw them all")
+    return _assemble(content, parent, edges, title, plan), drawn + bool(left), len(edges)
+
+
+def _assemble(content, parent, edges, title, plan) -> str:
+    kids: dict[tuple, list[tuple]] = {}
+    for child, par in parent.items():
+        kids.setdefault(par, []).append(child)
+    total: dict[tuple, int] = {}
+
+    def count(key) -> int:
+        total[key] = len(content[key]) + sum(count(k) for k in kids.get(key, ()))
+        return total[key]
+
+    count(("s", ""))
+    lines = ["digraph freezeviz {"]
+    graph = dict(S.GRAPH_ATTRS)
+    if title:
+        graph["label"] = clean(title, 120)
+    lines += [f"graph [{attrs_text(graph)}]", f"node [{attrs_text(S.NODE_ATTRS)}]",
+              f"edge [{attrs_text(S.EDGE_ATTRS)}]"]
+    serial = [0]
+
+    def emit(key) -> None:
+        lines.extend(content[key])
+        for child in kids.get(key, ()):
+            if total[child] == 0:
+                continue
+            if child[0] == "s" and total[child] < 2:
+                emit(child)
+                continue
+            serial[0] += 1
+            if child[0] == "s":
+                attrs = dict(S.SCOPE_CLUSTER, label=clean(child[1], 60),
+                             id=svg_id("scope:" + child[1]), tooltip=clean(child[1], 300))
+            elif child[0] == "c":
+                attrs = dict(S.CONTROL_CLUSTER, label="")
+            else:
+                loop = plan.snap.node(child[1]).kind == "prim::Loop"
+                attrs = dict(S.BLOCK_CLUSTER,
+                             label="body" if loop else ("then", "else")[min(child[2], 1)])
+            lines.append(f"subgraph cluster_{serial[0]} {{ graph [{attrs_text(attrs)}]")
+            emit(child)
+            lines.append("}")
+
+    emit(("s", ""))
+    for (src, dst), label in edges.items():
+        lines.append(f"{quote(src)} -> {quote(dst)}" + (f" [label={quote(label)}]" if label else ""))
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,10 @@
+"""Drawing TorchScript graph snapshots with Graphviz: ``draw``, ``legend``, ``GraphView``.
+
+Render never imports torch; it works from :mod:`freezeviz.snapshot` objects alone.
+"""
+
+from __future__ import annotations
+
+from .view import GraphView, LayoutTimeout, draw, legend, run_dot
+
+__all__ = ["GraphView", "LayoutTimeout", "draw", "legend", "run_dot"]

@@ -1,0 +1,216 @@
+"""GraphView (a drawing ready for notebooks) and running Graphviz's ``dot`` under a time limit.
+
+Owns :class:`GraphView`, the layout runner (:func:`run_dot`, never hangs: a time limit and
+fallback drawings), and the two entry points :func:`draw` (snapshot -> view, choosing an
+automatic collapse depth for big graphs) and :func:`legend`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from ..diff import match_nodes, node_keys
+from ..snapshot import GraphSnapshot
+from . import styles as S
+from .dot import Plan, attrs_text, clean, quote, svg_id, to_dot
+
+INSTALL_HELP = ("the Graphviz `dot` program is not installed (or not on PATH); install it with "
+                "`apt-get install graphviz`, `conda install -c conda-forge graphviz` or "
+                "`brew install graphviz`")
+
+# (source, node count, edge count, collapse depth, message) for a simpler drawing
+Fallback = Callable[[], "tuple[str, int, int, int | None, str]"]
+
+
+class LayoutTimeout(RuntimeError):
+    pass
+
+
+def run_dot(source: str, timeout: float | None = 10.0, fmt: str = "svg") -> bytes:
+    """Lay ``source`` out with ``dot``; :class:`LayoutTimeout` after ``timeout`` seconds."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RuntimeError(INSTALL_HELP)
+    try:
+        done = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"),
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:  # subprocess.run has killed dot already
+        raise LayoutTimeout(f"dot took longer than {timeout:g} s") from exc
+    if done.returncode != 0:
+        err = done.stderr.decode("utf-8", "replace").strip()
+        raise RuntimeError(f"dot failed (exit {done.returncode}): {err[:2000]}")
+    return done.stdout
+
+
+def _placeholder_svg(text: str) -> str:
+    body = clean(text, 300).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="640" height="40" class="fv-empty">'
+            f'<text x="8" y="24" font-family="{S.FONT}" font-size="12">{body}</text></svg>')
+
+
+class GraphView:
+    """One drawing: DOT source now, SVG laid out by ``dot`` on first use (then cached).
+
+    If the layout runs past ``timeout`` seconds, the drawing falls back to the next of
+    ``fallbacks`` (simpler, collapsed drawings) and ``message`` says so; ``source``,
+    ``node_count``, ``edge_count`` and ``collapse`` then describe what was drawn.
+    """
+
+    def __init__(self, source: str, *, node_count: int = 0, edge_count: int = 0,
+                 collapse: int | None = None, message: str | None = None,
+                 timeout: float | None = 10.0, fallbacks: Iterable[Fallback] = ()):
+        self.source, self.node_count, self.edge_count = source, node_count, edge_count
+        self.collapse, self.message, self.timeout = collapse, message, timeout
+        self.layout_seconds: float | None = None
+        self._fallbacks = list(fallbacks)
+        self._svg: str | None = None
+
+    @property
+    def svg(self) -> str:
+        if self._svg is None:
+            self._svg = self._layout()
+        return self._svg
+
+    def _layout(self) -> str:
+        spent, start = 0.0, time.perf_counter()
+        while True:
+            try:
+                out = run_dot(self.source, self.timeout)
+                self.layout_seconds = spent + time.perf_counter() - start
+                return out.decode("utf-8", "replace")
+            except LayoutTimeout:
+                spent += time.perf_counter() - start
+                if not self._fallbacks:
+                    self.layout_seconds = spent
+                    self.message = (f"layout gave up after {self.timeout:g} s; pass "
+                                    "collapse=0 or a smaller node_budget, or a longer timeout=")
+                    return _placeholder_svg(self.message)
+                why = f"the full layout took longer than {self.timeout:g} s"
+                (self.source, self.node_count, self.edge_count, self.collapse,
+                 note) = self._fallbacks.pop(0)()
+                self.message = f"{note} because {why}; pass collapse=None, node_budget=None, " \
+                               f"timeout={max(60, 6 * (self.timeout or 10)):g} for the full drawing"
+                start = time.perf_counter()
+
+    @property
+    def digraph(self):
+        """A ``graphviz.Source`` for the DOT text (render, save, pipe with the graphviz API)."""
+        import graphviz
+
+        return graphviz.Source(self.source)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        mime = "image/svg+xml"
+        if (include and mime not in include) or (exclude and mime in exclude):
+            return {}
+        return {mime: self.svg}
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path: str, fmt: str | None = None) -> str:
+        """Write the drawing to ``path`` (format from its suffix: svg, png, pdf, dot)."""
+        fmt = fmt or path.rsplit(".", 1)[-1].lower()
+        data = (self.source.encode() if fmt in ("dot", "gv") else self.svg.encode()
+                if fmt == "svg" else run_dot(self.source, max(self.timeout or 10, 10), fmt))
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return path
+
+    def __repr__(self) -> str:
+        return (f"<GraphView {self.node_count} nodes, {self.edge_count} edges"
+                f"{'' if self.collapse is None else f', collapsed to depth {self.collapse}'}>")
+
+
+def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
+         diff_side: str = "after", collapse: int | None = None,
+         fates: Mapping[str, object] | None = None, title: str | None = None,
+         node_budget: int | None = 400, timeout: float | None = 10.0,
+         highlight: Iterable[str] | None = None) -> GraphView:
+    """Draw one stage's graph.
+
+    ``diff_against``: the other stage; with ``diff_side="after"`` nodes missing from it are
+    drawn as added, with ``"before"`` as removed. ``collapse``: draw submodules deeper than
+    this as single boxes; when None and the graph has more than ``node_budget`` nodes, the
+    deepest depth that fits is chosen (``view.message`` says so). ``fates``: attribute path
+    -> Fate, to colour attribute reads and constants. ``highlight``: node ids, node keys or
+    attribute paths to emphasise.
+    """
+    if diff_side not in ("after", "before"):
+        raise ValueError("diff_side must be 'after' or 'before'")
+    plan = Plan(snapshot)
+    keys = dict(node_keys(snapshot))
+    changed: frozenset[str] = frozenset()
+    if diff_against is not None:
+        if diff_side == "after":  # the same node keeps the id of its "before" self
+            pairs = match_nodes(diff_against, snapshot)
+            before = node_keys(diff_against)
+            keys.update({b: before[a] for a, b in pairs.items()})
+            kept = set(pairs.values())
+        else:
+            kept = set(match_nodes(snapshot, diff_against))
+        changed = frozenset(n for n in keys if n not in kept)
+    opts = dict(keys=keys, changed=changed, change="added" if diff_side == "after" else "removed",
+                fates=fates, highlight=frozenset(highlight or ()), title=title)
+    full = plan.count(None)
+    depth, message, limit = collapse, None, None
+    if collapse is None and node_budget is not None and full > node_budget:
+        depth = next((d for d in range(plan.depth - 1, -1, -1)
+                      if plan.count(d) <= node_budget), 0 if plan.depth else None)
+        shown = plan.count(depth)
+        if shown > node_budget:
+            limit = node_budget
+            how = f"collapsed to depth {depth} and " if depth is not None else ""
+            message = (f"{how}drew the first {node_budget:,} of {full:,} nodes because the graph"
+                       f" is bigger than node_budget={node_budget}")
+        else:
+            message = f"collapsed to depth {depth} because the graph has {full:,} nodes"
+        message += "; pass collapse=None, node_budget=None for the full drawing"
+    source, n, e = to_dot(plan, depth, limit=limit, **opts)
+
+    def fallback(d: int | None, lim: int | None, note: str) -> Fallback:
+        return lambda: (*to_dot(plan, d, limit=lim, **opts), d, note)
+
+    chain = [fallback(d, None, f"collapsed to depth {d}") for d in (1, 0)
+             if plan.depth > d and (depth is None or d < depth)]
+    lim = min(limit or 10**9, node_budget or 400, 200)
+    chain.append(fallback(0 if plan.depth else None, lim, f"drew only the first {lim} nodes"))
+    return GraphView(source, node_count=n, edge_count=e, collapse=depth, message=message,
+                     timeout=timeout, fallbacks=chain)
+
+
+def legend(*, fates: bool = True) -> GraphView:
+    """A small drawing of the visual language: one sample per kind of node."""
+    lines = ["digraph legend {", f"graph [{attrs_text(dict(S.GRAPH_ATTRS, rankdir='LR'))}]",
+             f"node [{attrs_text(S.NODE_ATTRS)}]", f"edge [{attrs_text(S.EDGE_ATTRS)}]"]
+    rows: list[tuple[str, str]] = []
+    for i, (cat, mods, label, text) in enumerate(S.LEGEND_ENTRIES):
+        attrs = dict(S.NODE_STYLES[cat])
+        classes = [S.CLASS_OF[cat]]
+        for m in mods:
+            attrs.update(S.MODIFIERS[m][0])
+            classes.append(S.MODIFIERS[m][1])
+            if m == "removed":
+                attrs["style"] += "," + S.REMOVED_STYLE_EXTRA
+        if cat != "join":
+            attrs["label"] = label
+        attrs.update({"class": " ".join(classes), "id": svg_id(f"legend:{i}")})
+        rows.append((attrs_text(attrs), text))
+    for fate, text in S.LEGEND_FATES if fates else ():
+        attrs = dict(S.NODE_STYLES["attr"], **S.fate_style(fate), label=f"self.{fate.value}")
+        attrs.update({"class": f"fv-attr {S.fate_class(fate)}", "id": svg_id(f"legend:{fate}")})
+        rows.append((attrs_text(attrs), f"fate: {text}"))
+    for i, (attrs, text) in enumerate(rows):
+        lines.append(f"s{i} [{attrs}]")
+        lines.append(f"t{i} [shape=plaintext, label={quote(text)}, class=\"fv-legend-text\"]")
+        lines.append(f"s{i} -> t{i} [style=invis]")
+        if i:
+            lines.append(f"s{i - 1} -> s{i} [style=invis]")
+    lines.append("{ rank=same; " + " ".join(f"s{i};" for i in range(len(rows))) + " }")
+    lines.append("{ rank=same; " + " ".join(f"t{i};" for i in range(len(rows))) + " }")
+    lines.append("}")
+    return GraphView("\n".join(lines) + "\n", node_count=2 * len(rows),
+                     edge_count=0)

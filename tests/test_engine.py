@@ -1,0 +1,166 @@
+"""The engine's promises beyond the corpus: the user's module is untouched, results are cached,
+numerics are measured, the freezer's log is captured and the logging state restored."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import pickletools
+
+import pytest
+import torch
+
+import freezeviz
+from freezeviz.engine import normalize_graph_text
+from tests.corpus import modules as M
+
+
+def _state(mod):
+    flags = [(n, m.training) for n, m in mod.named_modules()]
+    tensors = {k: v.detach().clone() for k, v in mod.state_dict().items()}
+    return flags, tensors
+
+
+def _same(a, b):
+    assert a[0] == b[0]
+    assert a[1].keys() == b[1].keys()
+    for k in a[1]:
+        assert torch.equal(a[1][k], b[1][k]), k
+
+
+@pytest.mark.parametrize("as_script", [True, False])
+def test_training_module_is_frozen_as_eval_and_left_unchanged(as_script):
+    mod = M.HelperCounter()  # training mode; forward writes ema and calls
+    arg = torch.jit.script(mod) if as_script else mod
+    before = _state(arg)
+    calls_before = arg.calls
+    report = freezeviz.freeze(arg, example_inputs=(torch.randn(3),))
+    _same(before, _state(arg))
+    assert arg.calls == calls_before
+    assert arg.training
+    assert any("training mode" in w for w in report.warnings)
+    truth = torch.jit.freeze(torch.jit.script(M.HelperCounter().eval()))
+    assert normalize_graph_text(str(report.frozen_module.graph)) == \
+        normalize_graph_text(str(truth.graph))
+    # the frozen module's own state is untouched by the numerics runs
+    assert report.frozen_module.calls == 0
+    assert torch.equal(report.frozen_module.ema, torch.zeros(3))
+
+
+def test_optimize_for_inference_leaves_the_caller_in_training_mode():
+    scripted = torch.jit.script(M.ConvBN())
+    report = freezeviz.freeze(scripted, optimize_for_inference=True)
+    assert scripted.training and scripted.bn.training
+    names = [s.name for s in report.stages]
+    assert names[-3:] == ["fuse_conv_add_relu", "convert_to_mkldnn", "transpose_frozen_linear"]
+
+
+def test_cache_returns_the_same_report_until_the_module_changes():
+    scripted = torch.jit.script(M.IntCounter().eval())
+    first = freezeviz.freeze(scripted)
+    assert freezeviz.freeze(scripted) is first
+    assert freezeviz.freeze(scripted, ["scale"]) is not first
+    scripted.scale = 3.0  # a changed attribute must be seen
+    again = freezeviz.freeze(scripted)
+    assert again is not first
+    assert "3." in again.final_stage().graph.text
+
+
+def test_numerics_per_stage_show_folding_error():
+    torch.manual_seed(0)
+    mod = M.ConvBN().eval()
+    with torch.no_grad():
+        mod.bn.running_var.uniform_(0.5, 2.0)
+        mod.bn.running_mean.uniform_(-1, 1)
+    report = freezeviz.freeze(mod, example_inputs=torch.randn(2, 3, 8, 8))
+    rows = {r.stage: r for r in report.numerics}
+    assert rows["scripted"].max_abs == 0.0
+    assert rows["frozen"].max_abs == 0.0  # inlining moves no numbers
+    assert 0.0 < rows["fold_conv_bn"].max_abs < 1e-4  # folding does, a little
+    assert set(rows) >= {"inlined", "remove_dropout", "fold_linear_bn"}
+
+
+def test_bad_example_inputs_get_a_clear_error():
+    with pytest.raises(freezeviz.FreezeError, match="example_inputs do not run"):
+        freezeviz.freeze(M.ConvBN().eval(), example_inputs=torch.randn(3))
+
+
+def test_not_torchscript_file(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(M.ConvBN().state_dict(), path)
+    with pytest.raises(freezeviz.FreezeError, match="not a TorchScript file"):
+        freezeviz.freeze(str(path))
+    with pytest.raises(freezeviz.FreezeError, match="No such file"):
+        freezeviz.freeze(str(tmp_path / "missing.pt"))
+
+
+def test_already_frozen_and_wrong_types():
+    frozen = torch.jit.freeze(torch.jit.script(M.IntCounter().eval()))
+    with pytest.raises(freezeviz.FreezeError, match="already frozen"):
+        freezeviz.freeze(frozen)
+    with pytest.raises(freezeviz.FreezeError, match="expects an nn.Module"):
+        freezeviz.freeze(42)
+
+
+def test_unscriptable_module_is_traced_with_example_inputs():
+    report = freezeviz.freeze(M.Untypable(), example_inputs=(torch.randn(2),))
+    assert any("traced" in w for w in report.warnings)
+    assert report.final_stage().graph.count() > 0
+
+
+def test_unscriptable_without_inputs_says_what_to_do():
+    with pytest.raises(freezeviz.FreezeError, match="example_inputs") as info:
+        freezeviz.freeze(M.Untypable())
+    assert info.value.__cause__ is not None
+
+
+def test_freeze_log_is_captured_and_logging_restored():
+    torch._C._jit_set_logging_option("")
+    report = freezeviz.freeze(torch.jit.script(M.MyModule2().eval()), ["version"])
+    assert any("modified_tensor" in line and "has inplace writer" in line for line in report.log)
+    assert torch._C._jit_get_logging_option() == ""
+    os.write(2, b"")  # fd 2 is usable again
+
+
+def test_explain_names_the_writing_statement():
+    report = freezeviz.freeze(torch.jit.script(M.HelperCounter().eval()))
+    text = report.explain("ema")
+    assert "modules.py:" in text and "e.mul_(self.alpha)" in text
+    text = report.explain("calls")
+    assert "self.calls = self.calls + 1" in text
+    with pytest.raises(KeyError, match="Did you mean"):
+        report.explain("emma")
+
+
+def test_unused_attribute_points_at_the_method_to_preserve():
+    report = freezeviz.freeze(torch.jit.script(M.ExportedReset().eval()))
+    why = report.attribute("step").why
+    assert "reset()" in why and "preserved_attrs" in why
+
+
+def test_folded_attribute_names_the_pass():
+    report = freezeviz.freeze(torch.jit.script(M.ConvBN().eval()))
+    a = report.attribute("bn.running_var")
+    assert a.fate == freezeviz.Fate.FOLDED and a.folded_by == "fold_conv_bn"
+    # constant pooling: bn.weight (ones) and running_var (ones) share one constant
+    assert report.attribute("bn.weight").fate == freezeviz.Fate.FOLDED
+
+
+def test_report_is_plain_data():
+    report = freezeviz.freeze(torch.jit.script(M.ConvBN().eval()))
+    data = pickle.dumps((report.stages, report.attributes, report.alias))
+    strings = [arg for op, arg, _ in pickletools.genops(data) if isinstance(arg, str)]
+    modules = {s for s in strings if s.startswith(("torch", "freezeviz.", "builtins", "enum"))
+               and "." in s and " " not in s}
+    assert modules and all(m.startswith("freezeviz.") for m in modules), modules
+    assert len(data) < 200_000
+    d = report.to_dict()
+    assert {a["path"] for a in d["attributes"]} >= {"conv.weight", "bn.running_var"}
+    assert "torch.jit.freeze(" in report.repro()
+
+
+def test_alias_report_lists_writers():
+    report = freezeviz.freeze(torch.jit.script(M.AliasedWrite().eval()))
+    writers = {(w.attribute, w.writer) for a in report.alias for w in a.writers}
+    assert ("a", "aten::add_") in writers and ("b", "aten::mul_") in writers
+    assert "digraph" in report.alias[0].dot
