@@ -27,16 +27,19 @@ class ConstantTracer:
     def __init__(self, cmod, decisions: FreezeDecisions):
         self.cmod = cmod
         self.folded = decisions.folded_paths
-        self._by_length = sorted(self.folded, key=len, reverse=True)
         self.pooled: dict[str, set[str]] = {}
 
     def lineage(self, name: str) -> set[str]:
         if not name.startswith("self."):
             return set()
-        rest = name[5:]
-        for p in self._by_length:
-            if rest == p or rest.startswith(p + ".") or rest.startswith(p + "_"):
-                return {p}
+        base = name[5:].split("_fused_", 1)[0]  # passes append _fused_bn, _fused_add, ...
+        while base:
+            if base in self.folded:
+                return {base}
+            head, dot, tail = base.rpartition(".")  # the IR's uniquifier: self.a.b.1
+            if not dot or not tail.isdigit():
+                return set()
+            base = head
         return set()
 
     def learn(self, graph) -> None:
@@ -124,16 +127,26 @@ def _stage(stages: list[Stage], name: str, method: str) -> Stage | None:
     return None
 
 
+_constants_cache: dict[int, tuple] = {}
+
+
 def _constant_for(stage: Stage | None, path: str) -> str | None:
     """The constant standing for ``path`` in this stage, if one is still used there (a pass
     such as remove_dropout may leave a constant behind with no users until a later DCE)."""
     if stage is None:
         return None
-    for n in stage.graph.iter_nodes():
-        if n.constant is not None and path in n.constant.attributes and \
-                stage.graph.users(n.outputs[0].name):
-            return n.outputs[0].name
-    return None
+    graph = stage.graph
+    cached = _constants_cache.get(id(graph))
+    if cached is None or cached[0] is not graph:
+        table: dict[str, str] = {}
+        for n in graph.iter_nodes():
+            if n.constant is not None and n.constant.attributes and graph.users(n.outputs[0].name):
+                for p in n.constant.attributes:
+                    table.setdefault(p, n.outputs[0].name)
+        if len(_constants_cache) > 64:
+            _constants_cache.clear()
+        cached = _constants_cache[id(graph)] = (graph, table)
+    return cached[1].get(path)
 
 
 def _other_method_uses(cmod, analysed: list[str]) -> dict[str, list[str]]:

@@ -216,8 +216,20 @@ class _Recorder:
 
     def add(self, name, method, graph, code, seconds, *, prev_text=None, constants=None,
             pass_name=None, iteration=None, writes=None, description=None):
-        snap = snapshot_graph(graph, method, constant_attributes=constants, writes=writes)
-        changed = prev_text is None or normalize_graph_text(snap.text) != normalize_graph_text(prev_text)
+        text = str(graph)
+        previous = next((s for s in reversed(self.stages) if s.method == method), None)
+        if previous is not None and previous.graph.text == text and \
+                previous.name not in ("scripted",):
+            # the step left the graph exactly as it was: same snapshot, same code
+            snap, changed = previous.graph, False
+            code = previous.code
+        else:
+            if callable(constants):
+                constants = constants()
+            snap = snapshot_graph(graph, method, constant_attributes=constants, writes=writes)
+            changed = prev_text is None or \
+                normalize_graph_text(text) != normalize_graph_text(prev_text)
+            code = code() if callable(code) else code
         stage = Stage(name, description or P.STAGE_DESCRIPTIONS.get(name, name), snap, code, changed,
                       seconds, method, pass_name, iteration)
         self.stages.append(stage)
@@ -405,8 +417,9 @@ def _run_pass(step: P.FrozenPass, iteration, frozen, frozen_c, method, prev_text
     seconds = time.perf_counter() - t0
     graph = frozen_c._get_method(method).graph
     name = step.name if not iteration or iteration == 1 else f"{step.name}#{iteration}"
-    stage = rec.add(name, method, graph, _code_of(frozen_c, method), seconds, prev_text=prev_text,
-                    constants=tracer.constants_in(graph), pass_name=step.torch_name,
+    stage = rec.add(name, method, graph, lambda: _code_of(frozen_c, method), seconds,
+                    prev_text=prev_text,
+                    constants=lambda: tracer.constants_in(graph), pass_name=step.torch_name,
                     iteration=iteration)
     # torch's own answer ("did I change the graph?") drives the loop, exactly as in C++
     rec.last_result = bool(result)

@@ -6,6 +6,7 @@ a snapshot keeps their shape, dtype and a short preview.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -106,6 +107,7 @@ def _node_attrs(node) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_hierarchy(text: str) -> str:
     """``layer1(Sequential).0(Bottleneck).SELF(Bottleneck)`` -> ``layer1.0``."""
     return ".".join(n for n in _HIER_RE.findall(text) if n not in _HIER_SKIP)

@@ -67,7 +67,7 @@ def _common_scope(scopes: list[str]) -> str:
     return ".".join(out)
 
 
-def _wrap(name: str, args: list[str], width: int = 40) -> str:
+def _wrap(name: str, args: list[str], width: int = 46) -> str:
     lines, line = [], name + "("
     for i, arg in enumerate(args):
         piece = arg + (", " if i < len(args) - 1 else ")")
@@ -258,7 +258,7 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
     owner: dict[str, str] = {}  # value -> DOT node standing for it
     parent: dict[tuple, tuple] = {}
     content: dict[tuple, list[str]] = {("s", ""): []}
-    edges: dict[tuple[str, str], str] = {}
+    edges: dict[tuple[str, str], str | None] = {}  # None: invisible, orders blocks
     fates = {str(k): S.fate_of(v) for k, v in (fates or {}).items()}
 
     def container(scope: str) -> tuple:
@@ -286,9 +286,10 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
 
     def connect(value: str, dst: str) -> None:
         src = owner.get(value) if value not in fold else None
-        if src is not None and src != dst and (src, dst) not in edges:
-            v = snap.value(value)
-            lab = shape_text(v.shape) if v is not None and v.shape is not None else ""
+        if src is not None and src != dst and edges.get((src, dst)) is None:
+            v, prod = snap.value(value), snap.producer(value)
+            lab = shape_text(v.shape) if v is not None and v.shape is not None and not (
+                prod is not None and prod.kind == "prim::Constant") else ""
             edges[(src, dst)] = lab if len(lab) <= 24 else ""
 
     def hit(node: NodeInfo) -> bool:
@@ -325,8 +326,14 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
             for bi, block in enumerate(node.blocks):
                 bkey = ("b", node.id, bi)
                 parent[bkey], content[bkey] = ctrl, []
+                shown = [sub.id for sub in block.nodes if sub.id not in plan.hidden]
                 for sub in block.nodes:
                     place(sub, bkey)
+                if shown:
+                    edges.setdefault((name, shown[0]), None)
+                    if join:
+                        edges.setdefault((shown[-1] + ("_end" if plan.snap.node(shown[-1]).blocks
+                                          and plan.snap.node(shown[-1]).outputs else ""), join), None)
                 for v in block.outputs if join else ():
                     connect(v, join)
             for o in node.outputs:
@@ -401,7 +408,8 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
     if left:
         item(("s", ""), "more", "note", f"… {left:,} more nodes not drawn", "fv_more",
              f"{left} nodes are not drawn; pass node_budget=None to draw them all")
-    return _assemble(content, parent, edges, title, plan), drawn + bool(left), len(edges)
+    return (_assemble(content, parent, edges, title, plan), drawn + bool(left),
+            sum(1 for lab in edges.values() if lab is not None))
 
 
 def _assemble(content, parent, edges, title, plan) -> str:
@@ -447,6 +455,7 @@ def _assemble(content, parent, edges, title, plan) -> str:
 
     emit(("s", ""))
     for (src, dst), label in edges.items():
-        lines.append(f"{quote(src)} -> {quote(dst)}" + (f" [label={quote(label)}]" if label else ""))
+        extra = " [style=invis]" if label is None else f" [label={quote(label)}]" if label else ""
+        lines.append(f"{quote(src)} -> {quote(dst)}{extra}")
     lines.append("}")
     return "\n".join(lines) + "\n"
