@@ -101,6 +101,11 @@ class Plan:
         self.ops: dict[str, Counter] = {}
         for node in snap.nodes:
             self.items[node.id], self.ops[node.id] = self._count(node)
+        # scopes whose module runs more than once (a shared ReLU): a cluster would span them all
+        seen: Counter = Counter((self.scope[n.id], n.kind, n.source) for n in snap.nodes
+                                if n.source is not None and n.id not in self.hidden
+                                and not n.kind.startswith("prim::"))
+        self.reused = {s for (s, _, _), k in seen.items() if k > 1 and s}
         self.depth = max((len(self.scope[n.id].split(".")) for n in snap.nodes
                           if self.scope[n.id]), default=0)
 
@@ -146,8 +151,9 @@ class Plan:
                 for sub in block.nodes:
                     k, o = self._count(sub)
                     n, ops = n + k, ops + o
-        if node.kind not in ("prim::Constant", "prim::GetAttr", "prim::ListConstruct"):
-            ops[short_kind(node.kind)] += 1
+        if not node.kind.startswith("prim::") and any(
+                o.type.startswith("Tensor") or o.dtype for o in node.outputs):
+            ops[short_kind(node.kind)] += 1  # the summary of a collapsed box: tensor ops
         return n, ops
 
     def box_of(self, node_id: str, depth: int | None) -> str | None:
@@ -158,12 +164,33 @@ class Plan:
         parts = scope.split(".")
         return ".".join(parts[: depth + 1]) if len(parts) > depth else None
 
-    def boxes(self, depth: int | None) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
+    def boxes(self, depth: int | None) -> dict[tuple[str, int], list[str]]:
+        """Collapsed boxes at ``depth``: (scope path, run) -> top-level node ids.
+
+        A module that runs several times (a shared ReLU) gets one box per run, so that the
+        drawing stays acyclic; constants join the run of their first consumer."""
+        out: dict[tuple[str, int], list[str]] = {}
+        runs: Counter = Counter()
+        current, consts = None, []
         for node in self.snap.nodes:
-            box = self.box_of(node.id, depth)
-            if box is not None and node.id not in self.hidden:
-                out.setdefault(box, []).append(node.id)
+            path = self.box_of(node.id, depth)
+            if node.id in self.hidden or (node.kind == "prim::Constant" and path is not None):
+                consts += [node] if node.id not in self.hidden else []
+                continue
+            if path is None:
+                current = None
+            elif current is None or current[0] != path:
+                runs[path] += 1
+                current = (path, runs[path])
+            if current is not None:
+                out.setdefault(current, []).append(node.id)
+        where = {i: box for box, ids in out.items() for i in ids}
+        for node in consts:
+            path = self.box_of(node.id, depth)
+            users = [where.get(self.top[u.id]) for o in node.outputs
+                     for u in self.snap.users(o.name)]
+            box = next((b for b in users if b is not None and b[0] == path), (path, 1))
+            out.setdefault(box, []).append(node.id)
         # a box standing for a single drawn node is just that node
         return {b: ids for b, ids in out.items() if sum(self.items[i] for i in ids) > 1}
 
@@ -262,6 +289,8 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
     fates = {str(k): S.fate_of(v) for k, v in (fates or {}).items()}
 
     def container(scope: str) -> tuple:
+        while scope in plan.reused:
+            scope = scope.rsplit(".", 1)[0] if "." in scope else ""
         key = ("s", scope)
         if key not in content:
             content[key] = []
@@ -363,10 +392,11 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
             left += plan.items[node.id]
             continue
         drawn += cost
-        if box is None:
-            place(node, container(plan.scope[node.id]))
+        if box is None:  # frozen constants belong to the graph, not to a module's cluster
+            place(node, ("s", "") if node.kind == "prim::Constant" else
+                  container(plan.scope[node.id]))
             continue
-        name = "box_" + hashlib.sha1(box.encode("utf-8", "replace")).hexdigest()[:12]
+        name = "box_" + hashlib.sha1(f"{box[0]}/{box[1]}".encode("utf-8", "replace")).hexdigest()[:12]
         box_made.setdefault(box, [name, 0, Counter(), False, False])
         entry = box_made[box]
 
@@ -391,15 +421,16 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
 
         absorb(node)
         entry[2].update(plan.ops[node.id])
-    for box, (name, count, ops, is_changed, is_hit) in box_made.items():
-        summary = ", ".join(f"{clean(k, 24)}×{n}" for k, n in ops.most_common(3))
-        more = ", …" if len(ops) > 3 else ""
-        label = f"{clean(box, 50)}\n{count} nodes" + (f": {summary}{more}" if summary else "")
-        tip = f"submodule {clean(box, 300)} collapsed: {count} nodes\n" + "\n".join(
+    for (path, run), (name, count, ops, is_changed, is_hit) in box_made.items():
+        summary = ", ".join(clean(k, 24) + (f"×{n}" if n > 1 else "")
+                            for k, n in ops.most_common(3)) + (", …" if len(ops) > 3 else "")
+        label = f"{clean(path, 50)}\n{count} nodes" + (f": {summary}" if summary else "")
+        tip = f"submodule {clean(path, 300)} collapsed: {count} nodes\n" + "\n".join(
             f"{clean(k, 60)} ×{n}" for k, n in ops.most_common(40))
         mods = ([change] if is_changed else []) + (["highlight"] if is_hit else [])
-        where = container(box.rsplit(".", 1)[0] if "." in box else "")
-        item(where, name, "collapsed", label, svg_id("box:" + box), tip, mods)
+        where = container(path.rsplit(".", 1)[0] if "." in path else "")
+        item(where, name, "collapsed", label, svg_id(f"box:{path}" + (f"#{run}" if run > 1 else "")),
+             tip, mods)
     outs = [fold.get(v, "·") for v in snap.outputs]
     out_label = "return" if all(o == "·" for o in outs) else _wrap("return", outs)
     item(("s", ""), "out", "output", out_label, "fv_output", "graph output")
