@@ -317,17 +317,6 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
     # 3. frozen-graph passes: forward one by one, checked against torch's fused pass
     passes_check = _run_frozen_passes(frozen, frozen_c, methods, preserved_methods,
                                       optimize_numerics, rec, tracer, warns)
-    if passes_check.startswith("MISMATCH"):
-        # show torch's own result: freeze again with the fused pass, exactly as torch does
-        with contextlib.redirect_stderr(None):
-            frozen = torch.jit.freeze(script, preserved, optimize_numerics)
-        frozen_c = frozen._c
-        rec.owner = frozen
-        for m in methods:
-            g = frozen_graph(m)
-            rec.add("optimize_frozen_graph", m, g, _code_of(frozen_c, m), 0.0,
-                    prev_text=rec.stages[-1].graph.text, constants=tracer.constants_in(g))
-
     # 4. optimize_for_inference, if asked
     if optimize_for_inference:
         frozen = _run_optimize_for_inference(script, frozen, frozen_c, methods, preserved,
@@ -368,93 +357,67 @@ def _full_paths(decisions, value_paths: list[dict[str, str]], cmod):
     return dataclasses.replace(decisions, folded=tuple(folded))
 
 
-# Above this many bytes of weights, the fused-pass check runs on shape-only (meta) copies of
-# the weights, so that checking does not double the memory a large model needs.
-LIGHT_CHECK_BYTES = 32 * 2**20
-_CONST_VALUE_RE = re.compile(r"prim::Constant\[value=.*?\]\(\)", re.S)
-_DEVICE_RE = re.compile(r"device=\w+")
-
-
-def _mask_tensor_values(text: str) -> str:
-    def mask(m: re.Match) -> str:
-        body = m.group(0)
-        return "prim::Constant[tensor]()" if ("Type{" in body or "<Tensor>" in body) else body
-
-    return _DEVICE_RE.sub("device=*", _CONST_VALUE_RE.sub(mask, text))
-
-
-def _reference_result(graph, optimize_numerics: bool) -> tuple[str, bool]:
-    """Normalised text of torch's fused pass run on a copy of ``graph``; and whether the copy's
-    weights were swapped for meta tensors (structure checked, values not)."""
-    reference = graph.copy()
-    consts = [n for n in reference.findAllNodes("prim::Constant")
-              if n.hasAttribute("value") and n.kindOf("value") == "t"]
-    size = sum(n.t("value").nbytes for n in consts if not n.t("value").is_mkldnn)
-    light = size > LIGHT_CHECK_BYTES
-    if light:
-        for n in consts:
-            n.t_("value", n.t("value").to("meta"))
-    torch._C._jit_pass_optimize_frozen_graph(reference, optimize_numerics)
-    text = normalize_graph_text(str(reference))
-    return (_mask_tensor_values(text) if light else text), light
-
-
 def _run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_numerics, rec,
                        tracer, warns) -> str:
+    """Observe torch's frozen-graph passes one at a time, then run torch's fused pass on the
+    real module, exactly as torch.jit.freeze does, and check both end on the same graph.
+
+    The one-by-one run works on a copy of the graph (after remove_dropout, which only takes a
+    module and is idempotent), so the folded weights of the copy are freed before the real
+    module gets its own: memory stays at what torch.jit.freeze needs."""
     checks = []
     for m in methods:
-        graph = frozen_c._get_method(m).graph
+        real = frozen_c._get_method(m).graph
+        if m != "forward" and m not in preserved_methods:
+            continue
         if m != "forward":
             # torch runs the fused pass on each preserved method's graph; there is no Python
             # binding that removes dropout from a bare graph one step at a time.
-            if m not in preserved_methods:
-                continue
             t0 = time.perf_counter()
-            prev = str(graph)
-            torch._C._jit_pass_optimize_frozen_graph(graph, optimize_numerics)
-            rec.add("optimize_frozen_graph", m, graph, _code_of(frozen_c, m),
-                    time.perf_counter() - t0, prev_text=prev, constants=tracer.constants_in(graph))
+            prev = str(real)
+            torch._C._jit_pass_optimize_frozen_graph(real, optimize_numerics)
+            rec.add("optimize_frozen_graph", m, real, _code_of(frozen_c, m),
+                    time.perf_counter() - t0, prev_text=prev, constants=tracer.constants_in(real))
             continue
-        reference, light = _reference_result(graph, optimize_numerics)
-        steps = [(P.REMOVE_DROPOUT, None), (P.CONCAT_LINEAR, None)]
-        prev = str(graph)
-        for step, it in steps:
-            prev = _run_pass(step, it, frozen, frozen_c, m, prev, rec, tracer)
+        prev = str(real)
+        prev = _run_pass(P.REMOVE_DROPOUT, None, frozen_c, m, real, prev, rec, tracer)
+        work = real.copy()
+        prev = _run_pass(P.CONCAT_LINEAR, None, frozen_c, m, work, prev, rec, tracer)
         if optimize_numerics:
             for round_ in range(1, P.MAX_NUMERICS_ROUNDS + 1):
                 any_changed = False
                 for step in P.NUMERICS_LOOP:
-                    prev = _run_pass(step, round_, frozen, frozen_c, m, prev, rec, tracer)
+                    prev = _run_pass(step, round_, frozen_c, m, work, prev, rec, tracer)
                     any_changed |= rec.last_result
                 if not any_changed:
                     break
-        final = normalize_graph_text(str(frozen_c._get_method(m).graph))
-        if light:
-            final = _mask_tensor_values(final)
-        if final == reference:
-            how = (" (compared on a copy whose weights are shape-only meta tensors, to keep "
-                   "memory low on a large model)") if light else ""
+        observed = normalize_graph_text(str(work))
+        del work
+        t0 = time.perf_counter()
+        torch._C._jit_pass_optimize_frozen_graph(real, optimize_numerics)
+        fused_seconds = time.perf_counter() - t0
+        if normalize_graph_text(str(real)) == observed:
             checks.append(f"{m}: running the passes one by one ended on exactly the graph of "
-                          f"torch's fused _jit_pass_optimize_frozen_graph{how}")
+                          "torch's fused _jit_pass_optimize_frozen_graph")
         else:
             warns.append(f"{m}: the passes run one by one did not end on the graph of torch's "
-                         "fused pass; the last stage shows torch's fused result instead.")
+                         "fused pass; the last stage shows torch's fused result.")
             checks.append(f"MISMATCH in {m}")
+            rec.add("optimize_frozen_graph", m, real, _code_of(frozen_c, m), fused_seconds,
+                    prev_text=prev, constants=tracer.constants_in(real))
     return "; ".join(checks) if checks else "no frozen-graph passes ran"
 
 
-def _run_pass(step: P.FrozenPass, iteration, frozen, frozen_c, method, prev_text, rec, tracer):
+def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, prev_text, rec, tracer):
+    """Run one pass on ``graph`` (or, for passes that take a module, on the frozen module)."""
     fn = getattr(torch._C, step.torch_name)
-    graph = frozen_c._get_method(method).graph
     t0 = time.perf_counter()
     result = fn(frozen_c) if step.takes_module else fn(graph)
     seconds = time.perf_counter() - t0
-    graph = frozen_c._get_method(method).graph
     name = step.name if not iteration or iteration == 1 else f"{step.name}#{iteration}"
-    stage = rec.add(name, method, graph, lambda: _code_of(frozen_c, method), seconds,
-                    prev_text=prev_text,
-                    constants=lambda: tracer.constants_in(graph), pass_name=step.torch_name,
-                    iteration=iteration)
+    stage = rec.add(name, method, graph, lambda: _graph_code(graph, method), seconds,
+                    prev_text=prev_text, constants=lambda: tracer.constants_in(graph),
+                    pass_name=step.torch_name, iteration=iteration)
     # torch's own answer ("did I change the graph?") drives the loop, exactly as in C++
     rec.last_result = bool(result)
     return stage.graph.text
@@ -465,7 +428,8 @@ def _run_optimize_for_inference(script, frozen, frozen_c, methods, preserved, pr
     for m in methods:
         prev = str(frozen_c._get_method(m).graph)
         for step in P.OPTIMIZE_FOR_INFERENCE:
-            prev = _run_pass(step, None, frozen, frozen_c, m, prev, rec, tracer)
+            prev = _run_pass(step, None, frozen_c, m, frozen_c._get_method(m).graph, prev, rec,
+                             tracer)
     # torch's own optimize_for_inference on a separate frozen copy, as ground truth
     others = [m for m in preserved_methods if m != "forward"]
     reference = torch.jit.freeze(script, preserved, optimize_numerics)

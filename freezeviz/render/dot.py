@@ -118,7 +118,7 @@ class Plan:
             elif len({u.id for u in self.snap.users(out)}) > FANOUT_FOLD:
                 text = const_name(node)
         elif kind in ("prim::ListConstruct", "prim::TupleConstruct") and out is not None \
-                and not node.blocks and all(i in self.fold for i in node.inputs):
+                and node.inputs and all(i in self.fold for i in node.inputs):  # not [] (appended to)
             inner = ", ".join(self.fold[i] for i in node.inputs)
             text = clean(f"[{inner}]" if kind.endswith("ListConstruct") else f"({inner})", 40)
         elif kind == "prim::GetAttr" and out is not None and (
@@ -392,9 +392,11 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
             left += plan.items[node.id]
             continue
         drawn += cost
-        if box is None:  # frozen constants belong to the graph, not to a module's cluster
-            place(node, ("s", "") if node.kind == "prim::Constant" else
-                  container(plan.scope[node.id]))
+        if box is None:  # sources outside clusters: dot routes edges around clusters, and a
+            # cluster whose top row holds constants pushes the next one sideways (a staircase)
+            source = node.kind == "prim::Constant" or (
+                node.kind == "prim::GetAttr" and all(v in fold for v in node.inputs))
+            place(node, ("s", "") if source else container(plan.scope[node.id]))
             continue
         name = "box_" + hashlib.sha1(f"{box[0]}/{box[1]}".encode("utf-8", "replace")).hexdigest()[:12]
         box_made.setdefault(box, [name, 0, Counter(), False, False])
