@@ -76,12 +76,13 @@ def _source(node) -> tuple[str, int] | None:
     return (loc.file, loc.line) if loc else None
 
 
-def find_writers(graph, label: str, root_paths: dict[str, str] | None = None
-                 ) -> tuple[dict[int, tuple[str, ...]], list[WriteEvidence], object]:
+def find_writers(graph, label: str, root_paths: dict[str, str] | None = None,
+                 with_paths: bool = False):
     """Nodes that write module state in ``graph`` (SetAttr, or in-place writers of values that
     may alias an attribute read, per torch's alias analysis with ``isFrozen=True``).
 
-    Returns ``(writes by node index, evidence list, alias_db)``.
+    Returns ``(writes by node index, evidence list, alias_db)`` and, with ``with_paths``, the
+    value-name -> attribute-path map as a fourth item.
     """
     paths = attribute_paths(graph, root_paths)
     adb = graph.alias_db(isFrozen=True)
@@ -124,16 +125,22 @@ def find_writers(graph, label: str, root_paths: dict[str, str] | None = None
                         writes.setdefault(idx, set()).add(path)
                         evidence.append(WriteEvidence(path, idx, kind, _source(node),
                                                       value.debugName(), label))
-    return {k: tuple(sorted(v)) for k, v in writes.items()}, evidence, adb
+    writes_out = {k: tuple(sorted(v)) for k, v in writes.items()}
+    if with_paths:
+        return writes_out, evidence, adb, paths
+    return writes_out, evidence, adb
 
 
-def fork_subgraphs(graph, label: str):
+def fork_subgraphs(graph, label: str, paths: dict[str, str] | None = None):
     """(subgraph, root_paths, label) for each ``prim::fork`` body, already inlined.
 
     The freezer analyses fork bodies too (on a copy of its state, see FREEZE_INTERNALS)."""
-    paths = attribute_paths(graph)
+    forks = graph.findAllNodes("prim::fork")
+    if not forks:
+        return []
+    paths = paths if paths is not None else attribute_paths(graph)
     out = []
-    for i, node in enumerate(graph.findAllNodes("prim::fork")):
+    for i, node in enumerate(forks):
         sub = node.g("Subgraph")
         torch._C._jit_pass_inline(sub)
         roots = {}
@@ -163,8 +170,27 @@ def _short_type(text: str) -> str:
     return text.rsplit(".", 1)[-1]
 
 
+_inventory_memo: dict[int, tuple] = {}
+
+
 def inventory(cmod, prefix: str = "") -> list[Slot]:
-    """Every slot of a ``torch._C.ScriptModule`` tree (works on frozen modules too)."""
+    """Every slot of a ``torch._C.ScriptModule`` tree (works on frozen modules too).
+
+    Memoised for the module object at hand (one freeze asks several times); the memo holds
+    the module, so an id is never reused while its entry lives."""
+    if not prefix:
+        memo = _inventory_memo.get(id(cmod))
+        if memo is not None and memo[0] is cmod:
+            return memo[1]
+        slots = _inventory(cmod, "")
+        if len(_inventory_memo) > 8:
+            _inventory_memo.clear()
+        _inventory_memo[id(cmod)] = (cmod, slots)
+        return slots
+    return _inventory(cmod, prefix)
+
+
+def _inventory(cmod, prefix: str) -> list[Slot]:
     it = torch._C._jit_debug_module_iterators(cmod)
     params = {n for n, _ in it["named_parameters"]}
     buffers = {n for n, _ in it["named_buffers"]}
@@ -176,7 +202,7 @@ def inventory(cmod, prefix: str = "") -> list[Slot]:
         tytext = ty.annotation_str
         if isinstance(value, torch._C.ScriptModule):
             out.append(Slot(prefix + name, "module", _short_type(tytext)))
-            out.extend(inventory(value, prefix + name + "."))
+            out.extend(_inventory(value, prefix + name + "."))
         else:
             kind = "parameter" if name in params else "buffer" if name in buffers else "attribute"
             out.append(Slot(prefix + name, kind, tytext))

@@ -48,12 +48,20 @@ class ConstantTracer:
         named = set()
         for n in consts:
             named |= self.lineage(n.output().debugName())
+        by_shape: dict = {}
+        for n in consts:
+            if n.hasAttribute("value") and n.kindOf("value") == "t":
+                t = n.t("value")
+                by_shape.setdefault((tuple(t.shape), t.dtype), []).append(n)
+            else:
+                by_shape.setdefault("scalar", []).append(n)
         for path in sorted(self.folded - named):
             try:
                 value = get_path(self.cmod, path)
             except Exception:
                 continue
-            for n in consts:
+            key = (tuple(value.shape), value.dtype) if isinstance(value, torch.Tensor) else "scalar"
+            for n in by_shape.get(key, ()):
                 if _same_value(n, value):
                     self.pooled.setdefault(n.output().debugName(), set()).add(path)
                     break
@@ -215,10 +223,15 @@ def decide_fates(cmod, frozen_c, preserved: list[str], decisions: FreezeDecision
     used_modules = {n.attribute for st in stages if st.name == "inlined"
                     for n in st.graph.iter_nodes() if n.kind == "prim::GetAttr" and n.attribute}
     modules = []
+    children: dict[str, list[str]] = {}
+    for p in by_path:
+        parts = p.split(".")
+        for i in range(1, len(parts)):
+            children.setdefault(".".join(parts[:i]), []).append(p)
     for s in slots:
         if s.kind != "module":
             continue
-        inside = [p for p in by_path if p.startswith(s.path + ".")]
+        inside = children.get(s.path, [])
         if s.path in survivors:
             if s.path in requested:
                 fate, why = Fate.PRESERVED_REQUESTED, (

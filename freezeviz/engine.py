@@ -239,14 +239,14 @@ class _Recorder:
 
 
 def _analyse_writes(graph, label: str, rec: _Recorder | None, value_paths: list | None = None):
-    writes, evidence, adb = find_writers(graph, label)
+    writes, evidence, adb, paths = find_writers(graph, label, with_paths=True)
     if value_paths is not None:
-        value_paths.append(attribute_paths(graph))
+        value_paths.append(paths)
     if rec is not None:
         rec.alias.append(AliasInfo(label, tuple(
             AliasWriter(e.via, e.attribute, e.kind, SourceLoc(*e.source) if e.source else None)
             for e in evidence), adb.to_graphviz_str()))
-        for sub, roots, sub_label in fork_subgraphs(graph, label):
+        for sub, roots, sub_label in fork_subgraphs(graph, label, paths):
             _, sub_evidence, sub_adb = find_writers(sub, sub_label, roots)
             if value_paths is not None:
                 value_paths.append(attribute_paths(sub, roots))

@@ -205,13 +205,18 @@ def snapshot_graph(
     )
 
 
-def iter_torch_nodes(graph):
-    """All nodes of a torch graph in the same program order :func:`snapshot_graph` numbers them."""
+def iter_torch_nodes(graph) -> list:
+    """All nodes of a torch graph (blocks included) in the order :func:`snapshot_graph`
+    numbers them."""
+    out: list = []
 
-    def walk(nodes):
+    def walk(nodes) -> None:
         for node in nodes:
-            yield node
-            for b in node.blocks():
-                yield from walk(b.nodes())
+            out.append(node)
+            blocks = node.blocks()
+            if blocks:
+                for b in blocks:
+                    walk(b.nodes())
 
-    return walk(graph.nodes())
+    walk(graph.nodes())
+    return out

@@ -108,21 +108,23 @@ class GraphSnapshot:
 
     def iter_nodes(self) -> Iterator[NodeInfo]:
         """Every node, blocks included, in program order."""
-
-        def walk(nodes: tuple[NodeInfo, ...]) -> Iterator[NodeInfo]:
-            for node in nodes:
-                yield node
-                for block in node.blocks:
-                    yield from walk(block.nodes)
-
-        return walk(self.nodes)
+        return iter(self.index["flat"])
 
     def _build_index(self) -> dict:
+        flat: list[NodeInfo] = []
+
+        def walk(nodes: tuple[NodeInfo, ...]) -> None:
+            for node in nodes:
+                flat.append(node)
+                for block in node.blocks:
+                    walk(block.nodes)
+
+        walk(self.nodes)
         producers: dict[str, NodeInfo] = {}
         values: dict[str, ValueInfo] = {v.name: v for v in self.inputs}
         by_id: dict[str, NodeInfo] = {}
         users: dict[str, list[NodeInfo]] = {}
-        for node in self.iter_nodes():
+        for node in flat:
             by_id[node.id] = node
             for out in node.outputs:
                 producers[out.name] = node
@@ -132,7 +134,8 @@ class GraphSnapshot:
                     values[v.name] = v
             for name in node.inputs:
                 users.setdefault(name, []).append(node)
-        index = {"producers": producers, "values": values, "by_id": by_id, "users": users}
+        index = {"producers": producers, "values": values, "by_id": by_id, "users": users,
+                 "flat": flat}
         object.__setattr__(self, "_index", index)
         return index
 

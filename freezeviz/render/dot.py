@@ -52,7 +52,7 @@ def is_module_type(type_text: str) -> bool:
 
 def shape_text(shape, dtype=None) -> str:
     dims = "×".join("?" if d is None else str(d) for d in shape) if shape else "scalar"
-    return f"{dims} {dtype}" if dtype else dims
+    return f"{dims} {clean(dtype, 20)}" if dtype else dims
 
 
 def _common_scope(scopes: list[str]) -> str:
@@ -441,11 +441,11 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
     if left:
         item(("s", ""), "more", "note", f"… {left:,} more nodes not drawn", "fv_more",
              f"{left} nodes are not drawn; pass node_budget=None to draw them all")
-    return (_assemble(content, parent, edges, title, plan), drawn + bool(left),
+    return (_assemble(content, parent, edges, title, plan, keys), drawn + bool(left),
             sum(1 for lab in edges.values() if lab is not None))
 
 
-def _assemble(content, parent, edges, title, plan) -> str:
+def _assemble(content, parent, edges, title, plan, keys) -> str:
     kids: dict[tuple, list[tuple]] = {}
     for child, par in parent.items():
         kids.setdefault(par, []).append(child)
@@ -473,15 +473,21 @@ def _assemble(content, parent, edges, title, plan) -> str:
                 emit(child)
                 continue
             serial[0] += 1
+            # every cluster sets all its attributes: nested subgraphs inherit unset ones
             if child[0] == "s":
                 attrs = dict(S.SCOPE_CLUSTER, label=clean(child[1], 60),
-                             id=svg_id("scope:" + child[1]), tooltip=clean(child[1], 300))
+                             tooltip="module " + clean(child[1], 300))
+                attrs.update(id=svg_id("scope:" + child[1]), **{"class": "fv-scope"})
             elif child[0] == "c":
-                attrs = dict(S.CONTROL_CLUSTER, label="")
+                kind = plan.snap.node(child[1]).kind
+                attrs = dict(S.CONTROL_CLUSTER, label="", tooltip=kind,
+                             id=svg_id(f"{kind}:{keys[child[1]]}"), **{"class": "fv-control"})
             else:
                 loop = plan.snap.node(child[1]).kind == "prim::Loop"
-                attrs = dict(S.BLOCK_CLUSTER,
-                             label="body" if loop else ("then", "else")[min(child[2], 1)])
+                label = "body" if loop else ("then", "else")[min(child[2], 1)]
+                attrs = dict(S.BLOCK_CLUSTER, label=label, tooltip=label + " block",
+                             id=svg_id(f"block{child[2]}:{keys[child[1]]}"),
+                             **{"class": "fv-block"})
             lines.append(f"subgraph cluster_{serial[0]} {{ graph [{attrs_text(attrs)}]")
             emit(child)
             lines.append("}")
