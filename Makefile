@@ -1,0 +1,59 @@
+# freezeviz: setup, tests, demo, benchmarks.  `make help` lists the targets.
+SHELL := /bin/bash
+
+PYTHON      ?= python
+PYTEST_ARGS ?=
+BENCH_ARGS  ?=
+DEMO_LAB    ?= 1
+LAB_ARGS    ?=
+NOTEBOOK    := notebooks/01_freezing_in_five_minutes.ipynb
+
+export PYTHON
+
+# Console scripts (freezeviz, jupyter) live beside the interpreter; put them on PATH even when
+# a version manager's shims have not been refreshed since the install.
+PY_SCRIPTS := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+ifneq ($(PY_SCRIPTS),)
+export PATH := $(PY_SCRIPTS):$(PATH)
+endif
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test demo bench lint
+
+help:
+	@echo "make demo    install what is missing, print a freeze story, open notebook 1 in JupyterLab"
+	@echo "make test    install what is missing, run the whole test suite (PYTEST_ARGS=... passes options)"
+	@echo "make bench   install what is missing, run the benchmarks"
+	@echo "make lint    ruff check"
+	@echo "make setup   install only what is missing: torch $(shell sed -n 's/^TORCH_PIN="\(.*\)"/\1/p' scripts/setup.sh) (CPU), Graphviz, Chromium, the package"
+
+setup:
+	@bash scripts/setup.sh
+
+# pytest exits 5 when it collected no tests; that is not a failure of the suite.
+test: setup
+	@echo "$(PYTHON) -m pytest -q $(PYTEST_ARGS)"
+	@rc=0; $(PYTHON) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; \
+	exit $$rc
+
+# The terminal demo always runs; JupyterLab starts only from a terminal and unless DEMO_LAB=0.
+demo: setup
+	$(PYTHON) -m freezeviz.examples
+	@if [ "$(DEMO_LAB)" = "0" ] || [ ! -t 0 ]; then \
+	  echo "make demo: JupyterLab not started (DEMO_LAB=0 or no terminal). Open notebook 1 with:"; \
+	  echo "  $(PYTHON) -m jupyter lab --ServerApp.ip=127.0.0.1 $(NOTEBOOK)"; \
+	elif [ ! -f "$(NOTEBOOK)" ]; then \
+	  echo "make demo: $(NOTEBOOK) not found; JupyterLab not started"; \
+	else \
+	  extra=""; [ "$$(id -u)" = 0 ] && extra="--allow-root"; \
+	  echo "make demo: starting JupyterLab on $(NOTEBOOK) (Ctrl-C twice to stop; DEMO_LAB=0 skips this)"; \
+	  $(PYTHON) -m jupyter lab --ServerApp.ip=127.0.0.1 $$extra $(LAB_ARGS) "$(NOTEBOOK)"; \
+	fi
+
+bench: setup
+	$(PYTHON) benchmarks/run.py $(BENCH_ARGS)
+
+lint:
+	@$(PYTHON) -c 'import ruff' 2>/dev/null || { echo "ruff is not installed: run 'make setup'"; exit 1; }
+	$(PYTHON) -m ruff check freezeviz tests
