@@ -151,8 +151,9 @@ def snapshot_graph(
             index = counter[0]
             counter[0] += 1
             kind = node.kind()
-            ins = [v.debugName() for v in node.inputs()]
-            outs = tuple(_value_info(v) for v in node.outputs())
+            # inputsAt/outputsAt: node.inputs() is several times slower through pybind
+            ins = [node.inputsAt(i).debugName() for i in range(node.inputsSize())]
+            outs = tuple(_value_info(node.outputsAt(i)) for i in range(node.outputsSize()))
             attribute = None
             if kind in ("prim::GetAttr", "prim::SetAttr"):
                 owner = paths.get(ins[0]) if ins else None
