@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from ..diff import match_nodes, node_keys
 from ..snapshot import GraphSnapshot
 from . import styles as S
-from .dot import Plan, attrs_text, clean, quote, svg_id, to_dot
+from .dot import Plan, to_dot
+from .styles import attrs_text, clean, quote, svg_id
 
 INSTALL_HELP = ("the Graphviz `dot` program is not installed (or not on PATH); install it with "
                 "`apt-get install graphviz`, `conda install -c conda-forge graphviz` or "
@@ -88,7 +89,7 @@ class GraphView:
                     self.message = (f"layout gave up after {self.timeout:g} s; pass "
                                     "collapse=0 or a smaller node_budget, or a longer timeout=")
                     return _placeholder_svg(self.message)
-                why = f"the full layout took longer than {self.timeout:g} s"
+                why = f"the layout took longer than {self.timeout:g} s"
                 (self.source, self.node_count, self.edge_count, self.collapse,
                  note) = self._fallbacks.pop(0)()
                 self.message = f"{note} because {why}; pass collapse=None, node_budget=None, " \
@@ -141,6 +142,8 @@ def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
     """
     if diff_side not in ("after", "before"):
         raise ValueError("diff_side must be 'after' or 'before'")
+    if isinstance(highlight, str):
+        highlight = [highlight]
     plan = Plan(snapshot)
     keys = dict(node_keys(snapshot))
     changed: frozenset[str] = frozenset()
@@ -153,8 +156,9 @@ def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
         else:
             kept = set(match_nodes(snapshot, diff_against))
         changed = frozenset(n for n in keys if n not in kept)
-    opts = dict(keys=keys, changed=changed, change="added" if diff_side == "after" else "removed",
-                fates=fates, highlight=frozenset(highlight or ()), title=title)
+    opts = {"keys": keys, "changed": changed, "fates": fates, "title": title,
+            "change": "added" if diff_side == "after" else "removed",
+            "highlight": frozenset(highlight or ())}
     full = plan.count(None)
     depth, message, limit = collapse, None, None
     if collapse is None and node_budget is not None and full > node_budget:
@@ -167,7 +171,7 @@ def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
             message = (f"{how}drew the first {node_budget:,} of {full:,} nodes because the graph"
                        f" is bigger than node_budget={node_budget}")
         else:
-            message = f"collapsed to depth {depth} because the graph has {full:,} nodes"
+            message = f"collapsed to depth {depth} because the full drawing has {full:,} nodes"
         message += "; pass collapse=None, node_budget=None for the full drawing"
     source, n, e = to_dot(plan, depth, limit=limit, **opts)
 
@@ -183,34 +187,30 @@ def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
 
 
 def legend(*, fates: bool = True) -> GraphView:
-    """A small drawing of the visual language: one sample per kind of node."""
+    """A small drawing of the visual language: one sample per kind of node, then the fates."""
+    rows: list[tuple[dict[str, str], str]] = []
+    for i, (cat, mods, label, text) in enumerate(S.LEGEND_ENTRIES):
+        if cat in S.LEGEND_CLUSTERS:  # a cluster's look, on a node
+            attrs, classes = dict(S.LEGEND_CLUSTERS[cat], shape="box"), [f"fv-{cat}"]
+        else:
+            attrs, classes = S.node_style(cat, mods)
+        attrs.update({"label": label, "class": " ".join(classes), "id": svg_id(f"legend:{i}")})
+        attrs.update({"width": "0.12", "height": "0.12"} if cat == "join" else {})
+        rows.append((attrs, text))
+    for fate, text in S.LEGEND_FATES if fates else ():
+        attrs, classes = S.node_style("attr", (), S.fate_style(fate))
+        attrs.update({"label": f"self.{fate.value}", "id": svg_id(f"legend:{fate.value}"),
+                      "class": " ".join([*classes, S.fate_class(fate)])})
+        rows.append((attrs, f"attribute fate: {text}"))
     lines = ["digraph legend {", f"graph [{attrs_text(dict(S.GRAPH_ATTRS, rankdir='LR'))}]",
              f"node [{attrs_text(S.NODE_ATTRS)}]", f"edge [{attrs_text(S.EDGE_ATTRS)}]"]
-    rows: list[tuple[str, str]] = []
-    for i, (cat, mods, label, text) in enumerate(S.LEGEND_ENTRIES):
-        attrs = dict(S.NODE_STYLES[cat])
-        classes = [S.CLASS_OF[cat]]
-        for m in mods:
-            attrs.update(S.MODIFIERS[m][0])
-            classes.append(S.MODIFIERS[m][1])
-            if m == "removed":
-                attrs["style"] += "," + S.REMOVED_STYLE_EXTRA
-        if cat != "join":
-            attrs["label"] = label
-        attrs.update({"class": " ".join(classes), "id": svg_id(f"legend:{i}")})
-        rows.append((attrs_text(attrs), text))
-    for fate, text in S.LEGEND_FATES if fates else ():
-        attrs = dict(S.NODE_STYLES["attr"], **S.fate_style(fate), label=f"self.{fate.value}")
-        attrs.update({"class": f"fv-attr {S.fate_class(fate)}", "id": svg_id(f"legend:{fate}")})
-        rows.append((attrs_text(attrs), f"fate: {text}"))
     for i, (attrs, text) in enumerate(rows):
-        lines.append(f"s{i} [{attrs}]")
-        lines.append(f"t{i} [shape=plaintext, label={quote(text)}, class=\"fv-legend-text\"]")
-        lines.append(f"s{i} -> t{i} [style=invis]")
-        if i:
-            lines.append(f"s{i - 1} -> s{i} [style=invis]")
-    lines.append("{ rank=same; " + " ".join(f"s{i};" for i in range(len(rows))) + " }")
-    lines.append("{ rank=same; " + " ".join(f"t{i};" for i in range(len(rows))) + " }")
-    lines.append("}")
-    return GraphView("\n".join(lines) + "\n", node_count=2 * len(rows),
-                     edge_count=0)
+        note = {"shape": "plaintext", "width": "3.6", "class": "fv-legend-text",
+                "id": f"fv_legend_text_{i}"}
+        lines += [f"s{i} [{attrs_text(attrs)}]",  # "\l": left-justified, then padded
+                  f"t{i} [{attrs_text(note)}, label={quote(text)[:-1]}\\l\"]",
+                  f"s{i} -> t{i} [style=invis]"]
+        lines += [f"s{i - 1} -> s{i} [style=invis]"] if i else []
+    for col in "st":
+        lines.append("{ rank=same; " + " ".join(f"{col}{i};" for i in range(len(rows))) + " }")
+    return GraphView("\n".join(lines + ["}"]) + "\n", node_count=2 * len(rows), edge_count=0)

@@ -50,24 +50,27 @@ function renderGraph({ model, el }) {
   el.append(bar, msg, vp);
 
   let k = 1, tx = 0, ty = 0, w = 0, hgt = 0;
-  let needsFit = true, hits = [], hitIndex = -1, drag = null;
+  let needsFit = true, hits = [], hitIndex = -1, drag = null, moved = false;
 
   const apply = () => {
     stage.style.transform = `translate(${tx}px, ${ty}px) scale(${k})`;
   };
   const svgEl = () => stage.querySelector("svg");
 
+  // Fit the whole drawing; on first show, a drawing that would be too small to read is
+  // fitted to the pane's width instead and shown from the top (where the inputs are).
   function fitView(initial) {
     const vw = vp.clientWidth, vh = vp.clientHeight;
     if (!vw || !vh || !w || !hgt) return false;
     const pad = 16;
     const whole = Math.min((vw - pad) / w, (vh - pad) / hgt, 1.25);
-    if (!initial || whole >= 0.5) {
+    const width = Math.min((vw - pad) / w, 1.25);
+    if (!initial || whole >= 0.5 || width <= whole * 1.5) {
       k = whole;
       tx = (vw - w * k) / 2;
       ty = (vh - hgt * k) / 2;
-    } else {  // too small to read: fit the width instead and show the top
-      k = Math.max(Math.min((vw - pad) / w, 1), 0.5);
+    } else {
+      k = width;
       tx = (vw - w * k) / 2;
       ty = pad / 2;
     }
@@ -76,6 +79,7 @@ function renderGraph({ model, el }) {
   }
 
   function zoomAt(x, y, factor) {
+    moved = true;
     const nk = Math.min(Math.max(k * factor, 0.02), 8);
     tx = x - ((x - tx) * nk) / k;
     ty = y - ((y - ty) * nk) / k;
@@ -86,6 +90,7 @@ function renderGraph({ model, el }) {
   function setSvg() {
     stage.innerHTML = model.get("svg") || "";
     const svg = svgEl();
+    const [oldW, oldH] = [w, hgt];
     w = hgt = 0;
     if (svg) {
       const vb = svg.viewBox && svg.viewBox.baseVal;
@@ -99,7 +104,12 @@ function renderGraph({ model, el }) {
       svg.setAttribute("width", String(w));
       svg.setAttribute("height", String(hgt));
     }
-    needsFit = !fitView(true);
+    // the same picture redrawn (e.g. other colours after a re-freeze): keep the user's view
+    const same = moved && w && Math.abs(w - oldW) <= 0.02 * oldW && Math.abs(hgt - oldH) <= 0.02 * oldH;
+    if (!same) {
+      moved = false;
+      needsFit = !fitView(true);
+    }
     showSelected();
     showHover();
     applyQuery(false);
@@ -168,6 +178,7 @@ function renderGraph({ model, el }) {
       zoomAt(r.left + r.width / 2 - v.left, r.top + r.height / 2 - v.top, 0.9 / k);
       return centerOn(g);
     }
+    moved = true;
     tx += v.left + v.width / 2 - (r.left + r.width / 2);
     ty += v.top + v.height / 2 - (r.top + r.height / 2);
     apply();
@@ -220,6 +231,7 @@ function renderGraph({ model, el }) {
       try { vp.setPointerCapture(drag.id); } catch (err) { /* pointer already gone */ }
     }
     if (drag.moved) {
+      moved = true;
       tx = drag.tx + dx;
       ty = drag.ty + dy;
       apply();
@@ -261,7 +273,7 @@ function renderGraph({ model, el }) {
   zoomIn.addEventListener("click", () => { const c = center(); zoomAt(c.x, c.y, 1.25); });
   zoomOut.addEventListener("click", () => { const c = center(); zoomAt(c.x, c.y, 0.8); });
   actual.addEventListener("click", () => { const c = center(); zoomAt(c.x, c.y, 1 / k); });
-  fit.addEventListener("click", () => fitView(false));
+  fit.addEventListener("click", () => { moved = false; fitView(false); });
 
   const ro = new ResizeObserver(() => {
     if (needsFit) needsFit = !fitView(true);
@@ -271,6 +283,7 @@ function renderGraph({ model, el }) {
   const setLabel = () => { label.textContent = model.get("label"); };
   const setMsg = () => {
     msg.textContent = model.get("message");
+    msg.title = model.get("message");
     msg.style.display = model.get("message") ? "" : "none";
   };
   const setBusy = () => el.classList.toggle("fv-gv-isbusy", model.get("busy"));
@@ -334,16 +347,18 @@ function renderTable({ model, el }) {
   const table = h("table", "fv-at-table");
   const head = h("thead");
   const hr = h("tr");
-  for (const [text, title] of [["keep", "preserve: pass this name in preserved_attrs"],
-    ["attribute", ""], ["kind", ""], ["type", ""], ["fate", "what freezing did to it"], ["why", ""]]) {
-    const th = h("th", "", text);
+  for (const [text, title, cls] of [["keep", "preserve: pass this name in preserved_attrs", "fv-at-keep"],
+    ["attribute", "path from the module root; kind and type below", "fv-at-attr"],
+    ["fate", "what freezing did to it", "fv-at-fate"], ["why", "", "fv-at-why"]]) {
+    const th = h("th", cls, text);
     if (title) th.title = title;
     hr.append(th);
   }
   head.append(hr);
   const body = h("tbody");
   table.append(head, body);
-  wrap.append(table);
+  const empty = h("div", "fv-at-empty", "No attribute matches the filters.");
+  wrap.append(table, empty);
   el.append(bar, methodsRow, wrap);
 
   let pending = null, timer = null;
@@ -420,19 +435,27 @@ function renderTable({ model, el }) {
       box.addEventListener("click", (e) => e.stopPropagation());
       box.addEventListener("change", () => toggle(r.path, box.checked));
       td0.append(box);
-      const td1 = h("td", "fv-at-path", r.path);
-      td1.title = "self." + r.path;
-      const td2 = h("td", "fv-at-kind", r.kind);
-      const td3 = h("td", "fv-at-type", r.type);
-      td3.title = r.type;
+      const td1 = h("td", "fv-at-attr");
+      const path = h("div", "fv-at-path");
+      r.path.split(".").forEach((part, i) => {  // allow line breaks after the dots
+        if (i) path.append(".", document.createElement("wbr"));
+        path.append(part);
+      });
+      path.title = "self." + r.path;
+      const sub = h("div", "fv-at-sub", r.kind + " · " + r.type);
+      sub.title = r.type;
+      td1.append(path, sub);
       const td4 = h("td", "fv-at-fate");
       td4.append(chip(r.fate, colors));
-      const td5 = h("td", "fv-at-why", r.why);
+      const td5 = h("td", "fv-at-why");
+      const why = h("div", "fv-at-whytext", r.why);
+      why.title = r.why;
+      td5.append(why);
       if (r.warning) {
         const warn = h("div", "fv-at-warn", "⚠ " + r.warning);
         td5.append(warn);
       }
-      tr.append(td0, td1, td2, td3, td4, td5);
+      tr.append(td0, td1, td4, td5);
       tr.addEventListener("click", () => {
         if (model.get("clicked") === r.path) model.set("clicked", "");
         model.set("clicked", r.path);
@@ -457,6 +480,8 @@ function renderTable({ model, el }) {
       shown += ok ? 1 : 0;
     }
     count.textContent = shown === total ? `${total} attributes` : `${shown} of ${total} attributes`;
+    empty.style.display = shown ? "none" : "";
+    empty.textContent = total ? "No attribute matches the filters." : "This module has no attributes.";
   }
 
   const lockedNames = () => new Set((model.get("methods") || []).filter((m) => m.locked).map((m) => m.name));
@@ -479,7 +504,11 @@ function renderTable({ model, el }) {
     for (const tr of body.rows) {
       const on = tr.dataset.path === sel;
       tr.classList.toggle("fv-at-sel", on);
-      if (on && tr.style.display !== "none") tr.scrollIntoView({ block: "nearest" });
+      if (on && tr.style.display !== "none") {  // scroll the table only, not the page
+        const top = tr.offsetTop - head.offsetHeight, bottom = tr.offsetTop + tr.offsetHeight;
+        if (top < wrap.scrollTop) wrap.scrollTop = top;
+        else if (bottom > wrap.scrollTop + wrap.clientHeight) wrap.scrollTop = bottom - wrap.clientHeight;
+      }
     }
   }
   const setHeight = () => { wrap.style.maxHeight = model.get("height"); };

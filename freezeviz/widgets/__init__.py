@@ -1,0 +1,9 @@
+"""Jupyter widgets: :class:`FreezeInspector` (what :func:`freezeviz.inspect` returns) and the
+anywidget front-end pieces it is made of (:class:`GraphView`, :class:`AttributeTable`)."""
+
+from __future__ import annotations
+
+from .graphview import AttributeTable, GraphView
+from .inspector import FreezeInspector
+
+__all__ = ["AttributeTable", "FreezeInspector", "GraphView"]

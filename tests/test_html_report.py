@@ -1,0 +1,292 @@
+"""The self-contained HTML report: escaping, no network, one SVG per distinct graph, and (in
+headless Chromium) no errors, a working stage picker, pan/zoom and highlighting."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import freezeviz
+from freezeviz.render.html import inline_svg, render_html, write_report
+
+from .corpus import modules as M
+
+pytestmark = pytest.mark.needs_dot
+
+HOSTILE = "</script><script>alert('x')</script>"
+REPO = Path(__file__).resolve().parent.parent
+
+
+class HostileConstant(nn.Module):
+    """A string constant that survives freezing (it is only used when data says so) and a
+    ModuleDict key that closes a script element."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleDict({"</script><b>k": nn.Linear(2, 2)})
+
+    def forward(self, x):
+        if bool(x.sum() > 1e30):
+            raise RuntimeError("</script><script>alert('x')</script> </template><img src=x>")
+        return self.blocks["</script><b>k"](x)
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.script_text: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.script_text.append(data)
+
+
+def _parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    page.close()
+    return page
+
+
+@pytest.fixture(scope="module")
+def strings_report():
+    return freezeviz.freeze(M.Strings().eval())
+
+
+@pytest.fixture(scope="module")
+def hostile_report():
+    report = freezeviz.freeze(HostileConstant().eval())
+    # every free-text field of the report, hostile too
+    return dataclasses.replace(report, module_name=HOSTILE,
+                               warnings=[*report.warnings, f"warning {HOSTILE}"])
+
+
+def _check_safe(text: str) -> _Page:
+    assert not re.search(r"<script>\s*alert", text, re.IGNORECASE)
+    assert "<img" not in text.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.IGNORECASE)
+    page = _parse(text)
+    scripts = [a for t, a in page.tags if t == "script"]
+    assert len(scripts) == 2, "only the report's JSON block and its own script"
+    assert scripts[0].get("type") == "application/json"
+    for tag, attrs in page.tags:
+        assert tag not in ("iframe", "object", "embed", "img", "link", "base", "foreignobject")
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, name)
+            if name in ("src", "href", "xlink:href", "action"):
+                assert (value or "").startswith("#"), (tag, name, value)
+    csp = [a for t, a in page.tags if t == "meta" and a.get("http-equiv", "").lower()
+           == "content-security-policy"]
+    assert csp and "default-src 'none'" in csp[0]["content"]
+    assert "script-src 'sha256-" in csp[0]["content"]
+    return page
+
+
+def test_strings_report_is_escaped_and_offline(strings_report, tmp_path):
+    path = write_report(strings_report, tmp_path / "sub" / "strings.html")
+    assert Path(path).is_file()
+    text = Path(path).read_text(encoding="utf-8")
+    page = _check_safe(text)
+    # the ModuleDict key with quotes, braces and angle brackets is there, escaped
+    assert "self.layers.odd&quot;key{&lt;x&gt;}.weight" in text
+    assert 'data-path="layers.odd&quot;key{&lt;x&gt;}.weight"' in text
+    assert "&lt;b&gt;bold&lt;/b&gt;" in text  # the RuntimeError message, as text
+    data = json.loads(page.script_text[0])
+    assert data["module"] == "Strings"
+    assert [s["name"] for s in data["stages"]] == [s.name for s in strings_report.stages]
+    for section in ("graphs", "stages", "attributes", "alias", "code", "repro"):
+        assert f'<section id="{section}"' in text
+    assert "torch.jit.freeze(scripted.eval()" in text
+
+
+def test_hostile_strings_never_become_markup(hostile_report):
+    text = render_html(hostile_report)
+    page = _check_safe(text)
+    assert "&lt;/script&gt;&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text  # title, header
+    assert "</template><img" not in text
+    # the surviving constant is in the code and the drawings, escaped
+    assert text.count("&lt;/template&gt;") >= 1
+    data_text = page.script_text[0]
+    assert "<" not in data_text and ">" not in data_text
+    assert json.loads(data_text)["module"] == HOSTILE
+
+
+def test_inline_svg_drops_active_content():
+    svg = ('<?xml version="1.0"?><!DOCTYPE svg><svg xmlns="http://www.w3.org/2000/svg">'
+           '<!-- </script> --><script>alert(1)</script><a xlink:href="http://x" onclick="f()">'
+           '<text>t</text></a><foreignObject></foreignObject></svg>')
+    out = inline_svg(svg)
+    assert out.startswith("<svg")
+    assert "<script" not in out and "<foreignObject" not in out
+    assert "href" not in out and "onclick" not in out and "<!--" not in out
+
+
+def test_unchanged_stages_share_one_drawing():
+    from freezeviz import examples
+
+    report = freezeviz.freeze(examples.resnet_tiny())
+    text = render_html(report)
+    data = json.loads(_parse(text).script_text[0])
+    plain = re.findall(r'<template id="fv-g\d+">', text)
+    assert len(plain) == len(data["graphs"]) <= len({id(s.graph) for s in report.stages})
+    assert len(plain) < len(report.stages)
+    for i, st in enumerate(report.stages[1:], 1):
+        prev = report.stages[i - 1]
+        if st.graph is prev.graph:
+            assert data["stages"][i]["graph"] == data["stages"][i - 1]["graph"]
+    # the default pair (inlined -> final) is drawn once more, with diff colours
+    assert len(re.findall(r'<template id="fv-d', text)) == 2
+    assert "fv&#45;removed" in text or "fv-removed" in text
+    assert data["stages"][data["defaults"]["before"]]["name"] == "inlined"
+    assert data["defaults"]["after"] == len(report.stages) - 1
+
+
+def test_numerics_section_when_inputs_given():
+    report = freezeviz.freeze(M.ConvBN().eval(), example_inputs=(torch.randn(1, 3, 6, 6),))
+    text = render_html(report)
+    assert '<section id="numerics"' in text
+    assert "max abs diff" in text
+
+
+# --- in the browser ------------------------------------------------------------------------------
+
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _open(browser, path: Path, viewport=(1400, 900)):
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.on("request", lambda r: problems.append(f"request: {r.url}")
+            if not r.url.startswith("file:") else None)
+    page.goto(path.as_uri())
+    page.wait_for_selector("html[data-fv-ready]", timeout=20_000)
+    return page, problems
+
+
+def _shown(page, side: str) -> dict:
+    return page.evaluate("""side => {
+        const svg = document.querySelector(`.fv-pane[data-side=${side}] .fv-canvas svg`);
+        if (!svg) return null;
+        const ids = Array.from(svg.querySelectorAll('g.node')).map(g => g.id);
+        return {n: ids.length, ids: ids.join(' '), w: svg.getBoundingClientRect().width};
+    }""", side)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("which", ["strings", "hostile"])
+def test_report_in_chromium(browser, which, strings_report, hostile_report, tmp_path):
+    report = strings_report if which == "strings" else hostile_report
+    path = Path(write_report(report, tmp_path / f"{which}.html"))
+    page, problems = _open(browser, path)
+    before, after = _shown(page, "before"), _shown(page, "after")
+    assert before and after and before["n"] > 0 and after["n"] > 0
+    assert before["ids"] != after["ids"]
+    # the stage picker switches the drawing
+    select = page.locator(".fv-pane[data-side=after] select")
+    first = report.stages_of("forward")[0]
+    select.select_option(str(report.stages.index(first)))
+    switched = _shown(page, "after")
+    assert switched["ids"] != after["ids"]
+    # prev/next and zoom buttons
+    label = page.locator(".fv-pane[data-side=after] .fv-zoomlabel")
+    zoom = label.text_content()
+    page.locator(".fv-pane[data-side=after] .fv-zin").click()
+    assert label.text_content() != zoom
+    page.locator(".fv-pane[data-side=after] .fv-next").click()
+    assert _shown(page, "after")["ids"] != switched["ids"]
+    # nothing from the model ran
+    assert page.evaluate("document.querySelectorAll('script').length") == 2
+    assert page.evaluate("document.querySelectorAll('img, iframe').length") == 0
+    page.close()
+    assert not problems, problems
+
+
+@pytest.mark.browser
+def test_attribute_row_highlights_nodes(browser, strings_report, tmp_path):
+    path = Path(write_report(strings_report, tmp_path / "strings.html"))
+    page, problems = _open(browser, path)
+    row = page.locator('tr.fv-attr-row[data-path="layers.odd\\"key{<x>}.weight"]')
+    assert row.count() == 1
+    row.click()
+    hits = page.evaluate("document.querySelectorAll('.fv-canvas g.node.fvx-hl').length")
+    assert hits >= 1
+    assert "Highlighted" in page.locator(".fv-graphmsg").text_content()
+    # the attribute filter hides rows
+    page.locator("#fv-attr-filter").fill("odd")
+    visible = page.evaluate(
+        "Array.from(document.querySelectorAll('tr.fv-attr-row')).filter(r => !r.hidden).length")
+    assert 0 < visible < len(strings_report.attributes)
+    page.close()
+    assert not problems, problems
+
+
+@pytest.mark.browser
+def test_diff_colours_for_any_pair(browser, tmp_path):
+    report = freezeviz.freeze(M.ConvBN().eval())
+    path = Path(write_report(report, tmp_path / "convbn.html"))
+    page, problems = _open(browser, path)
+    names = [s.name for s in report.stages]
+    page.locator(".fv-pane[data-side=before] select").select_option(str(names.index("frozen")))
+    page.locator(".fv-pane[data-side=after] select").select_option(str(names.index("fold_conv_bn")))
+    removed = page.evaluate("document.querySelectorAll('.fv-pane[data-side=before] g.fvx-removed')"
+                            ".length")
+    assert removed >= 1  # the batch_norm and its constants
+    assert "matched by node id" in page.locator(".fv-diffcount").text_content()
+    page.locator("#fv-diff").uncheck()
+    assert page.evaluate("document.querySelectorAll('g.fvx-removed, g.fvx-added').length") == 0
+    # the stage table's compare button shows a stage against the one before it
+    page.locator(f"button.fv-compare[data-stage='{names.index('fold_conv_bn')}']").click()
+    assert page.locator(".fv-pane[data-side=before] select").input_value() == \
+        str(names.index("fold_conv_bn") - 1)
+    page.close()
+    assert not problems, problems
+
+
+@pytest.mark.browser
+def test_screenshot_for_the_docs(browser, tmp_path):
+    """The picture in the docs: a small ResNet, inlined graph against the final one."""
+    from freezeviz import examples
+
+    report = freezeviz.freeze(examples.resnet_tiny(), example_inputs=torch.randn(1, 3, 32, 32))
+    path = Path(write_report(report, tmp_path / "resnet_tiny.html"))
+    page, problems = _open(browser, path, viewport=(1440, 1000))
+    out = REPO / "docs" / "img" / "report.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out))
+    page.close()
+    assert not problems, problems
+    assert out.stat().st_size > 20_000
