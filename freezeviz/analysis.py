@@ -39,6 +39,9 @@ class WriteEvidence:
     source: tuple[str, int] | None  # (file, line)
     via: str  # debug name of the value read from the attribute ("buf.1"), "" for SetAttr
     graph: str  # "forward", "forward/fork", ...
+    # True when the written value is the state read itself or a view taken straight from it;
+    # False when only the alias analysis' "may alias" (e.g. through a list) links them.
+    direct: bool = True
 
 
 def attribute_paths(graph, root_paths: dict[str, str] | None = None) -> dict[str, str]:
@@ -124,11 +127,20 @@ def find_writers(graph, label: str, root_paths: dict[str, str] | None = None,
                     if path not in writes.get(idx, ()):
                         writes.setdefault(idx, set()).add(path)
                         evidence.append(WriteEvidence(path, idx, kind, _source(node),
-                                                      value.debugName(), label))
+                                                      value.debugName(), label,
+                                                      _is_direct(arg, value)))
     writes_out = {k: tuple(sorted(v)) for k, v in writes.items()}
     if with_paths:
         return writes_out, evidence, adb, paths
     return writes_out, evidence, adb
+
+
+def _is_direct(arg, value) -> bool:
+    """The written value is ``value`` or a view op applied straight to it (``self.b[0:2]``)."""
+    if arg.debugName() == value.debugName():
+        return True
+    producer = arg.node()
+    return producer.inputsSize() > 0 and producer.inputsAt(0).debugName() == value.debugName()
 
 
 def fork_subgraphs(graph, label: str, paths: dict[str, str] | None = None):

@@ -63,7 +63,7 @@ class ConstantTracer:
             key = (tuple(value.shape), value.dtype) if isinstance(value, torch.Tensor) else "scalar"
             for n in by_shape.get(key, ()):
                 if _same_value(n, value):
-                    self.pooled.setdefault(n.output().debugName(), set()).add(path)
+                    self.pooled.setdefault(_value_key(n), set()).add(path)
                     break
 
     def constants_in(self, graph) -> dict[str, tuple[str, ...]]:
@@ -71,12 +71,27 @@ class ConstantTracer:
         for n in graph.findAllNodes("prim::Constant"):
             name = n.output().debugName()
             paths = self.lineage(name)
-            for key, extra in self.pooled.items():
-                if name == key or name.startswith(key + "_"):
-                    paths |= extra
+            if self.pooled:
+                paths |= self.pooled.get(_value_key(n), set())
             if paths:
                 out[name] = tuple(sorted(paths))
         return out
+
+
+def _value_key(node):
+    """Identity of a constant's value that survives ``graph.copy()`` (which renumbers debug
+    names but shares tensors): the tensor itself, or a scalar's type and value."""
+    if not node.hasAttribute("value"):
+        return ("none",)
+    if node.kindOf("value") == "t":
+        t = node.t("value")
+        return ("t", t.data_ptr() if not t.is_mkldnn else id(t), tuple(t.shape), t.dtype)
+    try:
+        v = node.output().toIValue()
+        hash(v)
+    except Exception:
+        return ("unhashable", id(node))
+    return ("s", type(v).__name__, v)
 
 
 def _same_value(node, value) -> bool:
@@ -120,9 +135,12 @@ def _write_evidence(e: WriteEvidence) -> Evidence:
     method = e.graph.split("/", 1)[0]
     if e.kind == "prim::SetAttr":
         desc = "assigns a new value to it (SetAttr)"
-    else:
+    elif e.direct:
         via = f" through %{e.via}" if e.via and e.via != e.attribute.rsplit(".", 1)[-1] else ""
         desc = f"writes it in place{via} (alias analysis: a value read from it has a writer)"
+    else:
+        desc = ("may write it: the alias analysis cannot rule out that the value it writes "
+                "shares memory with it")
     if "/fork" in e.graph:
         desc += ", inside a torch.jit.fork body"
     return Evidence(e.kind, desc, _loc(e.source), method)
@@ -283,7 +301,7 @@ def _unused_why(path: str, other_uses: dict[str, list[str]]) -> str:
 def _attribute_fate(s, survivors, requested, under_requested, written, folded_in, other_uses,
                     keeper_storage, stages, methods, cmod, decisions, warnings) -> AttributeInfo:
     path = s.path
-    evid = tuple(_write_evidence(e) for e in written.get(path, ()))
+    evid = tuple(dict.fromkeys(_write_evidence(e) for e in written.get(path, ())))
     in_fork = any("/fork" in e.graph for e in written.get(path, ()))
     if path in survivors:
         if path in requested:
@@ -295,14 +313,22 @@ def _attribute_fate(s, survivors, requested, under_requested, written, folded_in
                                  f"It is inside `{q}`, which you named in preserved_attrs; the "
                                  "freezer keeps a preserved submodule whole.", evid)
         if path in written:
-            first = written[path][0]
+            ws = written[path]
+            first = next((w for w in ws if w.direct), ws[0])
             where = f" at {SourceLoc(*first.source).short}" if first.source else ""
-            how = "assigns it" if first.kind == "prim::SetAttr" else f"writes it in place ({first.kind})"
             method = first.graph.split("/", 1)[0]
-            return AttributeInfo(
-                path, s.kind, s.type, Fate.PRESERVED_MUTATED,
-                f"{method}() {how}{where}, so the freezer keeps it as module state: a constant "
-                "could not change between calls.", evid)
+            if first.direct:
+                how = ("assigns it" if first.kind == "prim::SetAttr"
+                       else f"writes it in place ({first.kind})")
+                why = (f"{method}() {how}{where}, so the freezer keeps it as module state: a "
+                       "constant could not change between calls.")
+            else:
+                why = (f"Nothing in {method}() writes it directly, but torch's alias analysis "
+                       f"cannot rule out that {first.kind}{where} writes memory it shares (the "
+                       "value it was read into flows into a list, a tuple or an op whose output "
+                       "may alias it), so the freezer conservatively keeps it as module state. "
+                       "It stays a parameter of the frozen module rather than a constant.")
+            return AttributeInfo(path, s.kind, s.type, Fate.PRESERVED_MUTATED, why, evid)
         key = _storage_key(_safe_get(cmod, path))
         partner = keeper_storage.get(key) if key else None
         if partner and partner != path:

@@ -25,11 +25,13 @@ def _base_key(node: NodeInfo) -> str:
     """The part of a node's identity that survives the freezer's rewrites."""
     const = node.constant
     if const is not None:
-        if const.attributes:
-            return "const:" + "|".join(const.attributes)
         name = node.outputs[0].name if node.outputs else ""
         if const.kind in ("tensor", "object") and name and not _NUMERIC_NAME_RE.match(name):
-            return "const:" + name  # the freezer names constants after their attribute
+            # the freezer names constants after their attribute, and passes extend the name
+            # when they rewrite the value (weight -> weight_fused_bn): a new constant
+            return "const:" + name
+        if const.attributes:
+            return "const:" + "|".join(const.attributes)
         return f"const:{const.kind}={const.preview}@{node.scope}"
     if node.attribute is not None and node.kind in ("prim::GetAttr", "prim::SetAttr"):
         return f"{node.kind}:{node.attribute}"
@@ -101,9 +103,13 @@ def match_nodes(a: GraphSnapshot, b: GraphSnapshot) -> dict[str, str]:
     return matched
 
 
+_SOURCE_COMMENT_RE = re.compile(r"# (?:[^\n#]*/)?([^/\n#]+\.py:\d+:\d+)$", re.M)
+
+
 def normalize_text(text: str) -> str:
-    """Graph text with ``___torch_mangle_N.`` removed (it differs between compilations)."""
-    return _MANGLE_RE.sub("", text)
+    """Graph text with ``___torch_mangle_N.`` removed (it differs between compilations) and
+    source comments shortened to ``file.py:LINE:COL`` (no machine-specific folders)."""
+    return _SOURCE_COMMENT_RE.sub(r"# \1", _MANGLE_RE.sub("", text))
 
 
 def diff_text(a_snapshot: GraphSnapshot, b_snapshot: GraphSnapshot,

@@ -112,10 +112,11 @@ def load_module(source, example_inputs=None, warns: list[str] | None = None):
             mod = torch.jit.load(path, map_location="cpu")
         except Exception as exc:
             raise FreezeError(
-                f"{path!r} is not a TorchScript file. freezeviz opens files written by "
-                "torch.jit.save(torch.jit.script(model), path). A file from torch.save (a "
-                "state_dict or pickled nn.Module) must be loaded into its model class first, "
-                "then passed as the module.", torch_message=str(exc)) from exc
+                f"torch.jit.load could not load {path!r}. freezeviz opens TorchScript files "
+                "written by torch.jit.save(torch.jit.script(model), path). If this is not a "
+                "TorchScript file (a state_dict or pickled nn.Module from torch.save), load it "
+                "into its model class first and pass the module; if it is, torch's reason is "
+                "below.", torch_message=str(exc)) from exc
         return mod, os.path.basename(path)
     if isinstance(source, torch.jit.ScriptModule):
         return source, _type_name(source)
@@ -230,7 +231,12 @@ class _Recorder:
             changed = prev_text is None or \
                 normalize_graph_text(text) != normalize_graph_text(prev_text)
             code = code() if callable(code) else code
-        stage = Stage(name, description or P.STAGE_DESCRIPTIONS.get(name, name), snap, code, changed,
+        base = name.split("#", 1)[0]
+        if description is None:
+            description = P.STAGE_DESCRIPTIONS.get(base, base)
+            if iteration and iteration > 1:
+                description += f" (round {iteration} of the numerics loop)"
+        stage = Stage(name, description, snap, code, changed,
                       seconds, method, pass_name, iteration)
         self.stages.append(stage)
         if self.keep_graphs and method == "forward":
@@ -484,7 +490,7 @@ def compute_numerics(script, report: FreezeReport, graphs: dict[int, object], in
     frozen module changes."""
     from .report import NumericsRow
 
-    inputs = _as_tuple(inputs)
+    inputs = _as_tuple(inputs) + _defaults_after(script, len(_as_tuple(inputs)))
     mutated = any(a.fate.value == "preserved_mutated" for a in report.attributes)
     with torch.no_grad():
         original = _copy_state(script) if mutated else script
@@ -513,6 +519,21 @@ def compute_numerics(script, report: FreezeReport, graphs: dict[int, object], in
     report.numerics = rows
 
 
+def _defaults_after(script, given: int) -> tuple:
+    """Default values of forward's arguments past the ones given: a function made from a bare
+    graph has no defaults, unlike the method."""
+    try:
+        args = script._c._get_method("forward").schema.arguments[1:]  # skip self
+    except Exception:
+        return ()
+    out = []
+    for arg in args[given:]:
+        if not arg.has_default_value():
+            break
+        out.append(arg.default_value)
+    return tuple(out)
+
+
 def _takes_self(graph) -> bool:
     first = next(iter(graph.inputs()), None)
     return first is not None and isinstance(first.type(), torch._C.ClassType)
@@ -527,11 +548,13 @@ def _copy_state(module):
 # --- the public entry point ----------------------------------------------------------------
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE_PER_MODULE = 8  # argument sets kept per module (the inspector toggles between them)
 _path_cache: dict = {}
 _script_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE_PER_MODULE = 8  # argument sets kept per module (the inspector toggles between them)
 
 
-def _fingerprint(module) -> tuple:
+def module_fingerprint(module) -> tuple:
     """Cheap identity of a module's current state: any change means freeze again."""
     items = []
     for mname, sub in module.named_modules():
@@ -595,7 +618,7 @@ def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numeri
         if not isinstance(module, torch.nn.Module):
             load_module(module)  # raises the right error
         _check_not_frozen(module, _type_name(module))
-        fp = _fingerprint(module)
+        fp = module_fingerprint(module)
         per_module = _cache.setdefault(module, {})
         if (fp, options) in per_module:
             return per_module[(fp, options)]
@@ -612,7 +635,10 @@ def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numeri
             warns.extend(script_warns)
         report = _freeze_script(script, name, preserved, optimize_numerics, optimize_for_inference,
                                 example_inputs, warns)
-        per_module.clear()  # keep reports for the current state only
+        for key in [k for k in per_module if k[0] != fp]:
+            del per_module[key]  # reports of an older state of the module
+        while len(per_module) >= _CACHE_PER_MODULE:
+            del per_module[next(iter(per_module))]
         per_module[(fp, options)] = report
         return report
 

@@ -13,8 +13,10 @@ class FreezeError(RuntimeError):
     def __init__(self, message: str, *, torch_message: str | None = None):
         self.torch_message = torch_message
         if torch_message:
-            first = torch_message.strip().splitlines()
-            detail = "\n".join(first[:12])
+            lines = torch_message.strip().splitlines()
+            if len(lines) > 16:  # keep the start and the final error line, where torch says why
+                lines = lines[:8] + ["  ..."] + lines[-6:]
+            detail = "\n".join(lines)
             message = f"{message}\n\ntorch said:\n{detail}"
         super().__init__(message)
 

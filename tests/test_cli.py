@@ -182,7 +182,7 @@ def test_missing_file_and_not_torchscript(tmp_path):
                     ("report", bad, "-o", tmp_path / "r.html"))
     assert_error(procs[0], 1, "No such file", "nope.pt")
     assert_error(procs[1], 1, "is a folder")
-    assert_error(procs[2], 1, "is not a TorchScript file")
+    assert_error(procs[2], 1, "torch.jit.load could not load")
     assert not (tmp_path / "r.html").exists()
 
 

@@ -80,3 +80,17 @@ def test_diff_summary(convbn):
     assert summary["nodes_before"] == frozen.count() and summary["nodes_after"] == folded.count()
     assert summary["changed"]
     assert diff_summary(frozen, frozen)["changed"] is False
+
+
+def test_folded_constants_show_as_added_and_paths_are_short():
+    import torch
+
+    import freezeviz
+    from tests.corpus import modules as M
+
+    report = freezeviz.freeze(torch.jit.script(M.ConvBN().eval()))
+    view = report.draw("fold_conv_bn", diff_against="frozen")
+    assert view.source.count("fv-added") >= 2  # weight_fused_bn and bias_fused_bn are new
+    text = report.diff("frozen", "fold_conv_bn")
+    assert "weight_fused_bn" in text and "batch_norm" in text
+    assert "site-packages" not in text and "# conv.py:" in text

@@ -88,7 +88,7 @@ def test_bad_example_inputs_get_a_clear_error():
 def test_not_torchscript_file(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save(M.ConvBN().state_dict(), path)
-    with pytest.raises(freezeviz.FreezeError, match="not a TorchScript file"):
+    with pytest.raises(freezeviz.FreezeError, match="torch.jit.load could not load"):
         freezeviz.freeze(str(path))
     with pytest.raises(freezeviz.FreezeError, match="No such file"):
         freezeviz.freeze(str(tmp_path / "missing.pt"))
@@ -164,3 +164,31 @@ def test_alias_report_lists_writers():
     writers = {(w.attribute, w.writer) for a in report.alias for w in a.writers}
     assert ("a", "aten::add_") in writers and ("b", "aten::mul_") in writers
     assert "digraph" in report.alias[0].dot
+
+
+def test_conservative_alias_keeps_are_told_apart_from_real_writes():
+    from freezeviz.examples import transformer_encoder
+
+    report = freezeviz.freeze(transformer_encoder(layers=1, d_model=32))
+    truth = torch.jit.freeze(torch.jit.script(transformer_encoder(layers=1, d_model=32)))
+    assert hasattr(truth.layers, "0")  # torch really keeps the layer's state
+    a = report.attribute("layers.0.self_attn.in_proj_weight")
+    assert a.fate == freezeviz.Fate.PRESERVED_MUTATED
+    assert "cannot rule out" in a.why
+    assert len(a.evidence) == len(set(a.evidence))  # no repeated evidence
+
+
+def test_pooled_constants_follow_graph_copies():
+    """Constant pooling merges equal values; the trace must survive the renumbering of
+    graph.copy() and not spread a pooled None to every folded bias."""
+    from freezeviz.examples import resnet_tiny
+
+    report = freezeviz.freeze(resnet_tiny())
+    final = report.final_stage().graph
+    for node in final.iter_nodes():
+        if node.constant is not None and "_fused_bn" in node.outputs[0].name:
+            assert len(node.constant.attributes) == 1, node.constant.attributes
+    for a in report.attributes:
+        if a.fate == freezeviz.Fate.FOLDED:
+            stage = report.stage(a.folded_by)
+            assert stage.changed, (a.path, a.folded_by)

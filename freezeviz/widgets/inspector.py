@@ -339,9 +339,9 @@ class FreezeInspector(W.VBox):
             import torch
 
             if isinstance(module, torch.nn.Module):
-                from ..engine import _fingerprint
+                from ..engine import module_fingerprint
 
-                return _fingerprint(module)
+                return module_fingerprint(module)
         except Exception:  # no fingerprint: reports are reused for the same names only
             return None
         return None
