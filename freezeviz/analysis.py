@@ -44,14 +44,15 @@ class WriteEvidence:
     direct: bool = True
 
 
-def attribute_paths(graph, root_paths: dict[str, str] | None = None) -> dict[str, str]:
+def attribute_paths(graph, root_paths: dict[str, str] | None = None,
+                    nodes: list | None = None) -> dict[str, str]:
     """Map value debug names to attribute paths for GetAttr chains starting at ``self``."""
     paths = dict(root_paths or {})
     if not paths:
         inputs = list(graph.inputs())
         if inputs and isinstance(inputs[0].type(), torch._C.ClassType):
             paths[inputs[0].debugName()] = ""
-    for node in iter_torch_nodes(graph):
+    for node in nodes if nodes is not None else iter_torch_nodes(graph):
         if node.kind() == "prim::GetAttr":
             owner = paths.get(node.inputsAt(0).debugName())
             if owner is not None:
@@ -87,10 +88,10 @@ def find_writers(graph, label: str, root_paths: dict[str, str] | None = None,
     Returns ``(writes by node index, evidence list, alias_db)`` and, with ``with_paths``, the
     value-name -> attribute-path map as a fourth item.
     """
-    paths = attribute_paths(graph, root_paths)
+    nodes = iter_torch_nodes(graph)
+    paths = attribute_paths(graph, root_paths, nodes)
     adb = graph.alias_db(isFrozen=True)
     read_values = []  # (torch value, path) for state reads that have writers
-    nodes = list(iter_torch_nodes(graph))
     for node in nodes:
         if node.kind() == "prim::GetAttr":
             out = node.output()

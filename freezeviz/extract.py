@@ -145,7 +145,7 @@ def snapshot_graph(
     if inputs and isinstance(inputs[0].type(), torch._C.ClassType):
         paths[inputs[0].debugName()] = ""
 
-    def walk_block(nodes) -> tuple[NodeInfo, ...]:
+    def walk_block(nodes, parent_scope: str = "") -> tuple[NodeInfo, ...]:
         infos = []
         for node in nodes:
             index = counter[0]
@@ -165,20 +165,22 @@ def snapshot_graph(
             constant = None
             if kind == "prim::Constant":
                 constant = _constant_info(node, constant_attributes.get(outs[0].name, ()))
-            blocks = tuple(
-                BlockInfo(
-                    tuple(_value_info(v) for v in b.inputs()),
-                    walk_block(b.nodes()),
-                    tuple(v.debugName() for v in b.outputs()),
-                )
-                for b in node.blocks()
-            )
             try:
                 scope = parse_hierarchy(node.getModuleHierarchy())
             except Exception:
                 scope = ""
             if not scope and attribute and kind == "prim::GetAttr" and "." in attribute:
                 scope = attribute.rsplit(".", 1)[0]
+            # torch records no module hierarchy inside If/Loop blocks: inherit the enclosing one
+            scope = scope or parent_scope
+            blocks = tuple(
+                BlockInfo(
+                    tuple(_value_info(v) for v in b.inputs()),
+                    walk_block(b.nodes(), scope),
+                    tuple(v.debugName() for v in b.outputs()),
+                )
+                for b in node.blocks()
+            )
             infos.append(
                 NodeInfo(
                     id=f"n{index}",
