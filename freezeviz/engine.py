@@ -219,9 +219,11 @@ class _Recorder:
             pass_name=None, iteration=None, writes=None, description=None):
         text = str(graph)
         previous = next((s for s in reversed(self.stages) if s.method == method), None)
-        if previous is not None and previous.graph.text == text and \
-                previous.name not in ("scripted",):
-            # the step left the graph exactly as it was: same snapshot, same code
+        if previous is not None and previous.name not in ("scripted",) and (
+                previous.graph.text == text or
+                normalize_graph_text(previous.graph.text) == normalize_graph_text(text)):
+            # the step left the graph as it was (graph.copy() may have renumbered unnamed
+            # values, nothing else): same snapshot, same code
             snap, changed = previous.graph, False
             code = previous.code
         else:
