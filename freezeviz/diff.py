@@ -112,11 +112,33 @@ def normalize_text(text: str) -> str:
     return _SOURCE_COMMENT_RE.sub(r"# \1", _MANGLE_RE.sub("", text))
 
 
+_NUMBERED_RE = re.compile(r"%(\d+)(?!\d)")
+
+
+def normalize_graph_text(text: str) -> str:
+    """Graph text without class-name mangling and with unnamed values renumbered ``%v0``,
+    ``%v1``... in order of appearance (``graph.copy()`` renumbers them), so that equal graphs
+    print equal. Subgraphs (``with prim::fork_0 = graph(...)``) are numbered on their own."""
+    parts = re.split(r"(?m)^(?=with )", _MANGLE_RE.sub("", text))
+    out = []
+    for part in parts:
+        numbers: dict[str, str] = {}
+
+        def renumber(m: re.Match, numbers=numbers) -> str:
+            return "%" + numbers.setdefault(m.group(1), f"v{len(numbers)}")
+
+        out.append(_NUMBERED_RE.sub(renumber, part))
+    return "".join(out)
+
+
 def diff_text(a_snapshot: GraphSnapshot, b_snapshot: GraphSnapshot,
               a_name: str = "before", b_name: str = "after", context: int = 3) -> str:
-    """A unified diff of the two graphs' printouts; ``""`` when they are the same."""
-    a_lines = normalize_text(a_snapshot.text).splitlines(keepends=True)
-    b_lines = normalize_text(b_snapshot.text).splitlines(keepends=True)
+    """A unified diff of the two graphs' printouts; ``""`` when they are the same.
+
+    Unnamed values are renumbered in order of appearance on both sides, so a renumbering
+    alone (``graph.copy()`` does one) never shows as a change."""
+    a_lines = normalize_graph_text(normalize_text(a_snapshot.text)).splitlines(keepends=True)
+    b_lines = normalize_graph_text(normalize_text(b_snapshot.text)).splitlines(keepends=True)
     lines = difflib.unified_diff(a_lines, b_lines, fromfile=a_name, tofile=b_name, n=context)
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 

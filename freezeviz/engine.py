@@ -9,45 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 import warnings
 import weakref
 from collections.abc import Sequence
 
 import torch
-from torch.jit._recursive import wrap_cpp_module
 from torch.jit._script import RecursiveScriptModule
 
 from . import passes as P
 from .analysis import attribute_paths, find_writers, fork_subgraphs, inventory, method_names
 from .attributes import decide_fates, trace_constants
+from .diff import normalize_graph_text
 from .errors import FreezeError, did_you_mean, explain_torch_freeze_error
 from .extract import snapshot_graph
 from .jitlog import capture_jit_log, parse_freeze_log
 from .report import AliasInfo, AliasWriter, FreezeReport, MethodInfo
 from .snapshot import SourceLoc, Stage
-
-_MANGLE_RE = re.compile(r"___torch_mangle_\d+\.")
-
-
-_NUMBERED_RE = re.compile(r"%(\d+)(?!\d)")
-
-
-def normalize_graph_text(text: str) -> str:
-    """Graph text without class-name mangling and with unnamed values renumbered in order of
-    appearance (``graph.copy()`` renumbers them), so equal graphs print equal."""
-    parts = re.split(r"(?m)^(?=with )", _MANGLE_RE.sub("", text))  # subgraphs number anew
-    out = []
-    for part in parts:
-        numbers: dict[str, str] = {}
-
-        def renumber(m: re.Match, numbers=numbers) -> str:
-            return "%" + numbers.setdefault(m.group(1), f"v{len(numbers)}")
-
-        out.append(_NUMBERED_RE.sub(renumber, part))
-    return "".join(out)
-
 
 # --- inputs --------------------------------------------------------------------------------
 
