@@ -175,11 +175,11 @@ def snapshot_graph(
             scope = scope or parent_scope
             blocks = tuple(
                 BlockInfo(
-                    tuple(_value_info(v) for v in b.inputs()),
+                    _block_inputs(b),
                     walk_block(b.nodes(), scope),
-                    tuple(v.debugName() for v in b.outputs()),
+                    _block_outputs(b),
                 )
-                for b in node.blocks()
+                for b in (node.blocks() if may_have_blocks(kind) else ())
             )
             infos.append(
                 NodeInfo(
@@ -208,6 +208,31 @@ def snapshot_graph(
     )
 
 
+# Asking a node for its blocks is slow through pybind; most kinds never have any.
+_NO_BLOCKS = frozenset({
+    "prim::Constant", "prim::GetAttr", "prim::SetAttr", "prim::ListConstruct",
+    "prim::TupleConstruct", "prim::ListUnpack", "prim::TupleUnpack", "prim::TupleIndex",
+    "prim::DictConstruct", "prim::RaiseException", "prim::unchecked_cast", "prim::Uninitialized",
+    "prim::CallMethod", "prim::CallFunction", "prim::NumToTensor", "prim::device", "prim::dtype",
+    "prim::min", "prim::max", "prim::isinstance", "prim::ConstantMKLDNNTensor",
+    "prim::mkldnn_convolution", "prim::BroadcastMKLDNNTensors", "prim::fork", "prim::Print",
+})
+
+
+def _block_inputs(block) -> tuple[ValueInfo, ...]:
+    param = block.paramNode()  # its outputs are the block's inputs; faster than inputs()
+    return tuple(_value_info(param.outputsAt(i)) for i in range(param.outputsSize()))
+
+
+def _block_outputs(block) -> tuple[str, ...]:
+    ret = block.returnNode()
+    return tuple(ret.inputsAt(i).debugName() for i in range(ret.inputsSize()))
+
+
+def may_have_blocks(kind: str) -> bool:
+    return not (kind.startswith("aten::") or kind in _NO_BLOCKS)
+
+
 def iter_torch_nodes(graph) -> list:
     """All nodes of a torch graph (blocks included) in the order :func:`snapshot_graph`
     numbers them."""
@@ -216,9 +241,8 @@ def iter_torch_nodes(graph) -> list:
     def walk(nodes) -> None:
         for node in nodes:
             out.append(node)
-            blocks = node.blocks()
-            if blocks:
-                for b in blocks:
+            if may_have_blocks(node.kind()):
+                for b in node.blocks():
                     walk(b.nodes())
 
     walk(graph.nodes())

@@ -192,3 +192,15 @@ def test_pooled_constants_follow_graph_copies():
         if a.fate == freezeviz.Fate.FOLDED:
             stage = report.stage(a.folded_by)
             assert stage.changed, (a.path, a.folded_by)
+
+
+def test_snapshots_hold_every_node_blocks_included():
+    from freezeviz.extract import snapshot_graph
+
+    def count(nodes):
+        return sum(1 + sum(count(b.nodes()) for b in n.blocks()) for n in nodes)
+
+    for cls in (M.Branchy, M.DataLoop, M.ConvBN, M.ForkMutation):
+        g = torch.jit.script(cls().eval()).forward.graph.copy()
+        torch._C._jit_pass_inline(g)
+        assert snapshot_graph(g).count() == count(g.nodes()), cls

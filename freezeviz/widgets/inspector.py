@@ -608,11 +608,15 @@ class FreezeInspector(W.VBox):
         for node_id, key in self._keys(drawn).items():
             ids[svg_id(key)] = ("node", node_id)
             ids.setdefault(svg_id(key + "/end"), ("node", node_id))
-        for node in snap.iter_nodes():
-            parts = node.scope.split(".") if node.scope else []
+        scopes = {node.scope for node in snap.iter_nodes() if node.scope}
+        for scope in scopes:
+            parts = scope.split(".")
             for i in range(1, len(parts) + 1):
-                ids.setdefault(svg_id("box:" + ".".join(parts[:i])),
-                               ("collapsed", ".".join(parts[:i])))
+                path = ".".join(parts[:i])
+                ids.setdefault(svg_id("box:" + path), ("collapsed", path))
+                # a module that runs several times is drawn as one box per run: box:path#2, ...
+                for run in range(2, 9):
+                    ids.setdefault(svg_id(f"box:{path}#{run}"), ("collapsed", path))
         drawn.ids = ids
         return ids
 
