@@ -40,6 +40,7 @@ def one(name: str) -> dict:
     import torch
 
     import freezeviz
+    import freezeviz.engine  # noqa: F401  (imports happen before timing, as torch's do)
     from freezeviz import examples
 
     torch.manual_seed(0)
