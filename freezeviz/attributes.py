@@ -27,7 +27,8 @@ class ConstantTracer:
     def __init__(self, cmod, decisions: FreezeDecisions):
         self.cmod = cmod
         self.folded = decisions.folded_paths
-        self.pooled: dict[str, set[str]] = {}
+        self.pooled: dict = {}
+        self._none_memo: dict[str, bool] = {}
 
     def lineage(self, name: str) -> set[str]:
         if not name.startswith("self."):
@@ -66,11 +67,39 @@ class ConstantTracer:
                     self.pooled.setdefault(_value_key(n), set()).add(path)
                     break
 
+    def _is_none(self, path: str) -> bool:
+        if path not in self._none_memo:
+            try:
+                self._none_memo[path] = get_path(self.cmod, path) is None
+            except Exception:
+                self._none_memo[path] = False
+        return self._none_memo[path]
+
+    def _bias_of_consumer(self, node) -> set[str]:
+        """A bias folded from ``bias=None``: torch names it after whichever None bias constant
+        pooling kept (``self.conv1.bias_fused_bn.7`` for any conv), so trace it through the
+        op it feeds instead: the bias of the layer whose weight sits beside it."""
+        for use in node.output().uses():
+            user = use.user
+            if use.offset != 2 or user.inputsSize() < 2:
+                continue
+            weight = user.inputsAt(1).node()
+            if weight.kind() != "prim::Constant":
+                continue
+            for p in self.lineage(weight.output().debugName()):
+                if p.endswith(".weight") or p == "weight":
+                    bias = p[: -len("weight")] + "bias"
+                    if bias in self.folded:
+                        return {bias}
+        return set()
+
     def constants_in(self, graph) -> dict[str, tuple[str, ...]]:
         out = {}
         for n in graph.findAllNodes("prim::Constant"):
             name = n.output().debugName()
             paths = self.lineage(name)
+            if paths and "_fused_" in name and self._is_none(next(iter(paths))):
+                paths = self._bias_of_consumer(n)
             if self.pooled:
                 paths |= self.pooled.get(_value_key(n), set())
             if paths:

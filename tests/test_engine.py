@@ -185,9 +185,18 @@ def test_pooled_constants_follow_graph_copies():
 
     report = freezeviz.freeze(resnet_tiny())
     final = report.final_stage().graph
+    biases = []
     for node in final.iter_nodes():
         if node.constant is not None and "_fused_bn" in node.outputs[0].name:
             assert len(node.constant.attributes) == 1, node.constant.attributes
+            if "bias" in node.outputs[0].name:
+                biases.append(node.constant.attributes[0])
+    # torch names every bias folded from bias=None after one pooled None ("self.conv1.bias");
+    # each is traced to its own layer through the convolution it feeds
+    assert len(biases) == len(set(biases)) > 5
+    for conv in (n for n in final.iter_nodes() if n.kind == "aten::conv2d"):
+        w, b = (final.producer(conv.inputs[i]).constant.attributes[0] for i in (1, 2))
+        assert w.rsplit(".", 1)[0] == b.rsplit(".", 1)[0], (w, b)
     for a in report.attributes:
         if a.fate == freezeviz.Fate.FOLDED:
             stage = report.stage(a.folded_by)
