@@ -33,7 +33,8 @@ CONCAT_LINEAR = FrozenPass(
     "CUDA, so on CPU it leaves the graph alone).")
 NUMERICS_LOOP = (
     FrozenPass("fold_conv_bn", "_jit_pass_fold_frozen_conv_bn",
-               "Folds a BatchNorm that follows a convolution into the convolution's weight and bias."),
+               "Folds a BatchNorm that follows a convolution into the convolution's weight and "
+               "bias (and, like each fold pass, removes ops whose results are no longer used)."),
     FrozenPass("fold_conv_add_or_sub", "_jit_pass_fold_frozen_conv_add_or_sub",
                "Folds adding or subtracting a constant after a convolution into its bias."),
     FrozenPass("fold_conv_mul_or_div", "_jit_pass_fold_frozen_conv_mul_or_div",
