@@ -8,6 +8,7 @@ per-pass stages are checked against torch's fused pass on every run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 import warnings
@@ -203,14 +204,15 @@ class _Recorder:
             # the step left the graph as it was (graph.copy() may have renumbered unnamed
             # values, nothing else): same snapshot, same code
             snap, changed = previous.graph, False
-            code = previous.code
+            code = previous.code_text
         else:
             if callable(constants):
                 constants = constants()
             snap = snapshot_graph(graph, method, constant_attributes=constants, writes=writes)
+            if code is _LAZY:
+                code = _lazy_code(graph, method)
             changed = prev_text is None or \
                 normalize_graph_text(text) != normalize_graph_text(prev_text)
-            code = code() if callable(code) else code
         base = name.split("#", 1)[0]
         if description is None:
             description = P.STAGE_DESCRIPTIONS.get(base, base)
@@ -274,7 +276,7 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
         writes, evidence = _analyse_writes(gi, m, rec, value_paths)
         evidence_all += evidence
         inlined_graphs[m] = gi
-        rec.add("inlined", m, gi, _graph_code(gi, m), time.perf_counter() - t0,
+        rec.add("inlined", m, gi, functools.partial(_graph_code, gi, m), time.perf_counter() - t0,
                 prev_text=str(graph), writes=writes)
 
     # 2. the freezer itself, with its log
@@ -297,7 +299,7 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
     for m in methods:
         g = frozen_graph(m)
         writes, _ = _analyse_writes(g, m, None)
-        rec.add("frozen", m, g, _code_of(frozen_c, m), t_freeze if m == methods[0] else 0.0,
+        rec.add("frozen", m, g, _LAZY, t_freeze if m == methods[0] else 0.0,
                 prev_text=str(inlined_graphs[m]), constants=tracer.constants_in(g), writes=writes)
 
     # 3. frozen-graph passes: forward one by one, checked against torch's fused pass
@@ -394,6 +396,16 @@ def _run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_nu
     return "; ".join(checks) if checks else "no frozen-graph passes ran"
 
 
+_LAZY = object()  # rec.add: print this stage's code later, from a copy of the graph
+
+
+def _lazy_code(graph, method: str):
+    """Code text printed on first use, from a copy of ``graph`` as it is now (later passes
+    change ``graph`` itself). The copy shares the constants' tensors, so it costs no weights."""
+    snapshot = graph.copy()
+    return functools.partial(_graph_code, snapshot, method)
+
+
 def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, prev_text, rec, tracer):
     """Run one pass on ``graph`` (or, for passes that take a module, on the frozen module)."""
     fn = getattr(torch._C, step.torch_name)
@@ -401,7 +413,7 @@ def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, prev_text,
     result = fn(frozen_c) if step.takes_module else fn(graph)
     seconds = time.perf_counter() - t0
     name = step.name if not iteration or iteration == 1 else f"{step.name}#{iteration}"
-    stage = rec.add(name, method, graph, lambda: _graph_code(graph, method), seconds,
+    stage = rec.add(name, method, graph, _LAZY, seconds,
                     prev_text=prev_text, constants=lambda: tracer.constants_in(graph),
                     pass_name=step.torch_name, iteration=iteration)
     # torch's own answer ("did I change the graph?") drives the loop, exactly as in C++

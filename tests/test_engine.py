@@ -213,3 +213,15 @@ def test_snapshots_hold_every_node_blocks_included():
         g = torch.jit.script(cls().eval()).forward.graph.copy()
         torch._C._jit_pass_inline(g)
         assert snapshot_graph(g).count() == count(g.nodes()), cls
+
+
+def test_each_stage_code_is_that_stage_and_pickles_as_text():
+    from freezeviz.examples import conv_bn_relu
+
+    report = freezeviz.freeze(conv_bn_relu())
+    frozen, nodrop, folded = (report.stage(n) for n in ("frozen", "remove_dropout", "fold_conv_bn"))
+    assert "dropout" in frozen.code and "dropout" not in nodrop.code
+    assert "batch_norm" in nodrop.code and "batch_norm" not in folded.code
+    again = pickle.loads(pickle.dumps(report.stages))
+    assert [s.code for s in again] == [s.code for s in report.stages]
+    assert all(isinstance(s.code_text, str) for s in again)
