@@ -193,14 +193,24 @@ class _Recorder:
         self.keep_graphs = keep_graphs
         self.graphs: dict[int, tuple] = {}
         self.owner = None
+        self._norm_cache: dict[str, str] = {}
+
+    def _normalized(self, text: str) -> str:
+        """normalize_graph_text, remembered: each stage's text is compared twice."""
+        cache = self._norm_cache
+        if text not in cache:
+            if len(cache) > 8:
+                cache.clear()
+            cache[text] = normalize_graph_text(text)
+        return cache[text]
 
     def add(self, name, method, graph, code, seconds, *, prev_text=None, constants=None,
             pass_name=None, iteration=None, writes=None, description=None):
         text = str(graph)
         previous = next((s for s in reversed(self.stages) if s.method == method), None)
+        norm = self._normalized
         if previous is not None and previous.name not in ("scripted",) and (
-                previous.graph.text == text or
-                normalize_graph_text(previous.graph.text) == normalize_graph_text(text)):
+                previous.graph.text == text or norm(previous.graph.text) == norm(text)):
             # the step left the graph as it was (graph.copy() may have renumbered unnamed
             # values, nothing else): same snapshot, same code
             snap, changed = previous.graph, False
@@ -211,8 +221,7 @@ class _Recorder:
             snap = snapshot_graph(graph, method, constant_attributes=constants, writes=writes)
             if code is _LAZY:
                 code = _lazy_code(graph, method)
-            changed = prev_text is None or \
-                normalize_graph_text(text) != normalize_graph_text(prev_text)
+            changed = prev_text is None or norm(text) != norm(prev_text)
         base = name.split("#", 1)[0]
         if description is None:
             description = P.STAGE_DESCRIPTIONS.get(base, base)
