@@ -379,6 +379,7 @@ def _run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_nu
         prev = str(real)
         prev = _run_pass(P.REMOVE_DROPOUT, None, frozen_c, m, real, prev, rec, tracer)
         work = real.copy()
+        first_on_copy = len(rec.stages)
         prev = _run_pass(P.CONCAT_LINEAR, None, frozen_c, m, work, prev, rec, tracer)
         if optimize_numerics:
             for round_ in range(1, P.MAX_NUMERICS_ROUNDS + 1):
@@ -389,6 +390,10 @@ def _run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_nu
                 if not any_changed:
                     break
         observed = normalize_graph_text(str(work))
+        # print the code of stages taken from the copy now: a pending copy would keep their
+        # folded weights alive next to the ones the real module is about to get
+        for stage in rec.stages[first_on_copy:]:
+            _ = stage.code
         del work
         t0 = time.perf_counter()
         torch._C._jit_pass_optimize_frozen_graph(real, optimize_numerics)
@@ -410,9 +415,8 @@ _LAZY = object()  # rec.add: print this stage's code later, from a copy of the g
 
 def _lazy_code(graph, method: str):
     """Code text printed on first use, from a copy of ``graph`` as it is now (later passes
-    change ``graph`` itself). The copy shares the constants' tensors, so it costs no weights."""
-    snapshot = graph.copy()
-    return functools.partial(_graph_code, snapshot, method)
+    change ``graph`` itself)."""
+    return functools.partial(_graph_code, graph.copy(), method)
 
 
 def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, prev_text, rec, tracer):
