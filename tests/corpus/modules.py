@@ -10,29 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-# --- the two examples of the torch.jit.freeze documentation --------------------------------
-class MyModule(nn.Module):
-    def __init__(self, N=2, M=3):
-        super().__init__()
-        self.weight = nn.Parameter(torch.rand(N, M))
-        self.linear = nn.Linear(N, M)
-
-    def forward(self, input):
-        output = self.weight.mm(input)
-        output = self.linear(output)
-        return output
-
-
-class MyModule2(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.modified_tensor = torch.tensor(10.0)
-        self.version = 1
-
-    def forward(self, input):
-        self.modified_tensor += 1
-        return input + self.modified_tensor
-
+# --- the two examples of the torch.jit.freeze documentation (defined in freezeviz.examples)
+from freezeviz.examples import MyModule, MyModule2  # noqa: E402,F401
 
 # --- mutation ----------------------------------------------------------------------------
 class InplaceBuffer(nn.Module):

@@ -9,6 +9,7 @@ import pytest
 import render_models as rm
 from render_helpers import needs_dot, parse_svg, svg_nodes
 
+from freezeviz import examples
 from freezeviz.render import draw
 from freezeviz.snapshot import ConstantInfo, GraphSnapshot, NodeInfo, SourceLoc, ValueInfo
 
@@ -32,7 +33,7 @@ def synth(n: int = 5000, scoped: bool = True) -> GraphSnapshot:
 
 @pytest.fixture(scope="module")
 def resnet50():
-    return rm.stages(rm.ResNet50(), fold_conv_bn=True)
+    return rm.stages(examples.resnet50(), fold_conv_bn=True)
 
 
 def _child_cpu() -> float:
