@@ -194,6 +194,7 @@ class _Recorder:
         self.graphs: dict[int, tuple] = {}
         self.owner = None
         self._norm_cache: dict[str, str] = {}
+        self.module_paths: frozenset[str] = frozenset()
 
     def _normalized(self, text: str) -> str:
         """normalize_graph_text, remembered: each stage's text is compared twice."""
@@ -218,7 +219,8 @@ class _Recorder:
         else:
             if callable(constants):
                 constants = constants()
-            snap = snapshot_graph(graph, method, constant_attributes=constants, writes=writes)
+            snap = snapshot_graph(graph, method, constant_attributes=constants, writes=writes,
+                                  module_paths=self.module_paths)
             if code is _LAZY:
                 code = _lazy_code(graph, method)
             changed = prev_text is None or norm(text) != norm(prev_text)
@@ -270,6 +272,7 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
             f"(this module has: {', '.join(methods_all) or 'no methods'}).")
     rec = _Recorder(keep_graphs)
     rec.owner = script
+    rec.module_paths = frozenset(s.path for s in inventory(cmod) if s.kind == "module")
     evidence_all = []
     value_paths: list[dict[str, str]] = []
 

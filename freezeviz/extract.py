@@ -113,6 +113,23 @@ def parse_hierarchy(text: str) -> str:
     return ".".join(n for n in _HIER_RE.findall(text) if n not in _HIER_SKIP)
 
 
+def _scope_fixer(module_paths: frozenset[str]):
+    """torch leaves the container out of the hierarchy of modules reached by looping over a
+    ModuleList (``0.self_attn`` for ``layers.0.self_attn``): restore it where only one module
+    path fits."""
+    memo: dict[str, str] = {}
+
+    def fix(scope: str) -> str:
+        if not scope or scope in module_paths:
+            return scope
+        if scope not in memo:
+            fits = [p for p in module_paths if p.endswith("." + scope)]
+            memo[scope] = fits[0] if len(fits) == 1 else scope
+        return memo[scope]
+
+    return fix
+
+
 def source_of(node) -> SourceLoc | None:
     kind = node.kind()
     if kind in ("prim::GetAttr",):
@@ -130,6 +147,7 @@ def snapshot_graph(
     *,
     constant_attributes: Mapping[str, tuple[str, ...]] | None = None,
     writes: Mapping[int, tuple[str, ...]] | None = None,
+    module_paths: frozenset[str] | None = None,
 ) -> GraphSnapshot:
     """Copy everything a viewer needs out of ``graph``.
 
@@ -138,6 +156,7 @@ def snapshot_graph(
     """
     constant_attributes = constant_attributes or {}
     writes = writes or {}
+    fix_scope = _scope_fixer(module_paths) if module_paths else (lambda scope: scope)
     counter = [0]
     # value name -> attribute path, for GetAttr chains that start at the graph's self input
     paths: dict[str, str] = {}
@@ -166,7 +185,7 @@ def snapshot_graph(
             if kind == "prim::Constant":
                 constant = _constant_info(node, constant_attributes.get(outs[0].name, ()))
             try:
-                scope = parse_hierarchy(node.getModuleHierarchy())
+                scope = fix_scope(parse_hierarchy(node.getModuleHierarchy()))
             except Exception:
                 scope = ""
             if not scope and attribute and kind == "prim::GetAttr" and "." in attribute:

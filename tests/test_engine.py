@@ -225,3 +225,12 @@ def test_each_stage_code_is_that_stage_and_pickles_as_text():
     again = pickle.loads(pickle.dumps(report.stages))
     assert [s.code for s in again] == [s.code for s in report.stages]
     assert all(isinstance(s.code_text, str) for s in again)
+
+
+def test_module_list_scopes_keep_their_container():
+    from freezeviz.examples import transformer_encoder
+
+    report = freezeviz.freeze(transformer_encoder(layers=2, d_model=32))
+    scopes = {n.scope for n in report.final_stage().graph.iter_nodes()}
+    assert "layers.0.self_attn" in scopes and "layers.1" in scopes
+    assert not any(s.split(".")[0] in ("0", "1") for s in scopes)
