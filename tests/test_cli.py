@@ -47,7 +47,10 @@ def _installed_script() -> str:
     here = shutil.which("freezeviz", path=os.path.dirname(sys.executable))
     found = here or shutil.which("freezeviz")
     if found is None:
-        pytest.skip("the freezeviz console script is not installed (pip install -e .)")
+        reason = "the freezeviz console script is not installed (pip install -e .)"
+        if os.environ.get("FREEZEVIZ_REQUIRE_TOOLS", "") not in ("", "0"):
+            pytest.fail(reason + " (FREEZEVIZ_REQUIRE_TOOLS is set)", pytrace=False)
+        pytest.skip(reason)
     return found
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from freezeviz.analysis import find_writers
 from freezeviz.extract import snapshot_graph
+from tests.corpus.modules import InplaceBuffer  # noqa: F401  (used by conftest as rm.InplaceBuffer)
 
 
 class ConvBNReLU(nn.Module):
@@ -36,17 +37,6 @@ class Branchy(nn.Module):
         for i in range(n):
             y = y + i
         return y
-
-
-class InplaceBuffer(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("buf", torch.zeros(3))
-        self.w = nn.Parameter(torch.ones(3))
-
-    def forward(self, x):
-        self.buf.add_(1)
-        return x * self.w + self.buf
 
 
 class Hostile(nn.Module):
