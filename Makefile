@@ -18,12 +18,13 @@ export PATH := $(PY_SCRIPTS):$(PATH)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo bench lint
+.PHONY: help setup test demo bench lint screenshots
 
 help:
 	@echo "make demo    install what is missing, print a freeze story, open notebook 1 in JupyterLab"
 	@echo "make test    install what is missing, run the whole test suite (PYTEST_ARGS=... passes options)"
 	@echo "make bench   install what is missing, run the benchmarks"
+	@echo "make screenshots  regenerate the README's pictures in docs/img/ (browser tests)"
 	@echo "make lint    ruff check"
 	@echo "make setup   install only what is missing: torch $(shell sed -n 's/^TORCH_PIN="\(.*\)"/\1/p' scripts/setup.sh) (CPU), Graphviz, Chromium, the package"
 
@@ -50,6 +51,12 @@ demo: setup
 	  echo "make demo: starting JupyterLab on $(NOTEBOOK) (Ctrl-C twice to stop; DEMO_LAB=0 skips this)"; \
 	  $(PYTHON) -m jupyter lab --ServerApp.ip=127.0.0.1 $$extra $(LAB_ARGS) "$(NOTEBOOK)"; \
 	fi
+
+# The only target that writes docs/img/: the tests save their pictures to tmp otherwise.
+screenshots: setup
+	FREEZEVIZ_SCREENSHOTS=1 FREEZEVIZ_REQUIRE_TOOLS=1 $(PYTHON) -m pytest -q \
+	  tests/test_html_report.py::test_screenshot_for_the_docs \
+	  tests/widgets/test_browser.py::test_inspector_in_jupyterlab
 
 bench: setup
 	$(PYTHON) benchmarks/run.py $(BENCH_ARGS)

@@ -11,6 +11,9 @@ Fixtures
     chromium_args   launch flags for Chromium on a machine with no outside network
     browser_page    a fresh Playwright page in a shared headless Chromium
     free_port       an unused TCP port on 127.0.0.1
+    screenshot_path where a test saves a picture: the test's tmp folder, or docs/img/ when
+                    FREEZEVIZ_SCREENSHOTS=1 (`make screenshots`), so `make test` never rewrites
+                    tracked files
 
 With FREEZEVIZ_REQUIRE_TOOLS=1 (set by .ci/run) a missing tool fails the test instead of
 skipping it, so that CI cannot pass by skipping the browser and Graphviz tests.
@@ -150,6 +153,23 @@ def browser_page(_pw_browser):
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def screenshot_path(tmp_path):
+    """``screenshot_path("report.png")``: docs/img/report.png only when the README's pictures are
+    regenerated on purpose (FREEZEVIZ_SCREENSHOTS=1); the test's tmp folder otherwise."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+    def where(name: str) -> Path:
+        if os.environ.get("FREEZEVIZ_SCREENSHOTS", "") not in ("", "0"):
+            docs.mkdir(parents=True, exist_ok=True)
+            return docs / name
+        return tmp_path / name
+
+    return where
 
 
 @pytest.fixture

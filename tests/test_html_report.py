@@ -21,7 +21,6 @@ from .corpus import modules as M
 pytestmark = pytest.mark.needs_dot
 
 HOSTILE = "</script><script>alert('x')</script>"
-REPO = Path(__file__).resolve().parent.parent
 
 
 class HostileConstant(nn.Module):
@@ -277,15 +276,14 @@ def test_diff_colours_for_any_pair(browser, tmp_path):
 
 
 @pytest.mark.browser
-def test_screenshot_for_the_docs(browser, tmp_path):
+def test_screenshot_for_the_docs(browser, tmp_path, screenshot_path):
     """The picture in the docs: a small ResNet, inlined graph against the final one."""
     from freezeviz import examples
 
     report = freezeviz.freeze(examples.resnet_tiny(), example_inputs=torch.randn(1, 3, 32, 32))
     path = Path(write_report(report, tmp_path / "resnet_tiny.html"))
     page, problems = _open(browser, path, viewport=(1440, 1000))
-    out = REPO / "docs" / "img" / "report.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = screenshot_path("report.png")
     page.screenshot(path=str(out))
     page.close()
     assert not problems, problems

@@ -3,8 +3,8 @@
 Starts JupyterLab on a free localhost port with a notebook that inspects the
 torch.jit.freeze documentation's MyModule2, runs it, waits for both drawings, hovers and
 clicks a node, ticks "keep" for ``version`` and checks that the table and the frozen
-drawing say it is kept. Saves a screenshot to docs/img/inspector.png (and the test's tmp
-dir). Every process it starts is stopped in a ``finally``; every wait is bounded.
+drawing say it is kept. Saves a screenshot (docs/img/inspector.png under `make screenshots`,
+the test's tmp dir otherwise). Every process it starts is stopped in a ``finally``; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "img" / "inspector.png"
 
 CELLS = [
     ("import freezeviz\n"
@@ -141,7 +139,8 @@ def _wait(page, what: str, js: str, timeout_s: float, arg=None):
         time.sleep(0.25)
 
 
-def test_inspector_in_jupyterlab(tmp_path, free_port, chromium_path, chromium_args):
+def test_inspector_in_jupyterlab(tmp_path, free_port, chromium_path, chromium_args,
+                                 screenshot_path):
     from playwright.sync_api import sync_playwright
 
     started = time.monotonic()
@@ -239,9 +238,8 @@ def test_inspector_in_jupyterlab(tmp_path, free_port, chromium_path, chromium_ar
                 page.wait_for_timeout(300)
                 inspector = page.locator(".fv-inspector").first
                 inspector.scroll_into_view_if_needed()
-                shot = inspector.screenshot(path=str(tmp_path / "inspector.png"))
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                SCREENSHOT.write_bytes(shot)
+                shot = inspector.screenshot(path=str(screenshot_path("inspector.png")))
+                assert len(shot) > 20_000
             finally:
                 browser.close()
     finally:
