@@ -21,6 +21,7 @@ __all__ = [
     "GraphSnapshot",
     "NodeInfo",
     "Stage",
+    "compare",
     "freeze",
     "inspect",
 ]
@@ -36,6 +37,17 @@ def freeze(module, preserved_attrs=None, optimize_numerics=True, *, example_inpu
 
     return _freeze(module, preserved_attrs, optimize_numerics, example_inputs=example_inputs,
                    optimize_for_inference=optimize_for_inference)
+
+
+def compare(a, b, *, allow=None):
+    """The attributes whose fate changed from ``a`` (the baseline) to ``b``: a list of changes,
+    falsy when none did, printed as a table. ``assert not freezeviz.compare(base, report)``.
+
+    Each side is a FreezeReport, a fates document (``freezeviz attrs --json``, loaded) or the
+    path of a fates file; see :func:`freezeviz.baseline.compare`."""
+    from .baseline import compare as _compare
+
+    return _compare(a, b, allow=allow)
 
 
 def inspect(module, preserved_attrs=None, optimize_numerics=True, *, example_inputs=None):

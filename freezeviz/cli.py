@@ -1,16 +1,18 @@
-"""The ``freezeviz`` command: report, explain, stages, attrs.
+"""The ``freezeviz`` command: report, explain, stages, attrs, check, diff.
 
 MODEL is a saved TorchScript file (``torch.jit.save``) or ``package.module:factory``, a
 callable that returns an ``nn.Module`` or ``ScriptModule``. Mistakes (a missing file, a
 factory that cannot be imported, an unknown preserved name, a module that does not freeze)
 end with a message on stderr and a non-zero exit, never a traceback: exit 2 for wrong
-command-line usage, 1 for a problem with the model. Progress lines go to stderr only, so
-``freezeviz attrs --json`` prints nothing but JSON on stdout.
+command-line usage, 1 for a problem with the model (``check`` and ``diff``: also for a fate
+that changed). Progress lines go to stderr, and so does anything the model prints while it is
+built and frozen, so ``freezeviz attrs --json`` prints nothing but JSON on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib
 import os
@@ -21,7 +23,9 @@ import unicodedata
 
 PROG = "freezeviz"
 EXIT_MODEL = 1
+EXIT_CHANGED = 1  # check / diff: a fate changed
 EXIT_USAGE = 2
+REPORT_MARKER = '<meta name="generator" content="freezeviz">'  # in every page freezeviz writes
 
 _FACTORY_RE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 _SHAPE_RE = re.compile(r"^\d+(?:[x×*]\d+)*$")
@@ -74,6 +78,118 @@ def _err(message: str) -> None:
 def _warn_all(report, progress: _Progress) -> None:
     for w in report.warnings:
         progress(f"warning: {w}")
+
+
+def _flush_c_stdout() -> None:
+    """Flush C's stdout buffer (TorchScript's print and C++ code write through it)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except Exception:  # no C library to ask (not on this platform): nothing buffered we know of
+        pass
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """While the model is built and frozen, whatever it prints goes to stderr: Python's print
+    (``sys.stdout``) and TorchScript's or C++'s (file descriptor 1). stdout then carries only
+    the command's own output (JSON, HTML, tables)."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
+    _flush_c_stdout()
+    try:
+        saved_fd = os.dup(1)
+    except OSError:  # no fd 1 (a closed stream): Python-level redirection still applies
+        saved_fd = None
+    if saved_fd is not None:
+        try:
+            os.dup2(2, 1)
+        except OSError:
+            os.close(saved_fd)
+            saved_fd = None
+    saved = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+        sys.stderr.flush()
+        _flush_c_stdout()
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
+
+
+def _has_marker(path: str, marker: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return marker.encode("utf-8") in fh.read(65536)
+    except OSError:
+        return False
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def output_target(out: str, *, inputs: dict[str, str], marker: str, what: str, option: str = "-o",
+                  default_name: str | None = None, stdout_ok: bool = True) -> str | None:
+    """Where to write ``out``, checked before the slow work: ``None`` for ``-`` (stdout).
+
+    Refuses (exit 2) a folder that does not exist, any of ``inputs`` (path -> what it is, e.g.
+    "the model file"; also through a link), and an existing file that does not hold ``marker``,
+    i.e. was not written by freezeviz: rewriting its own output is fine, anything else is not."""
+    if out == "-" and stdout_ok:
+        return None
+    if default_name and os.path.isdir(out):
+        out = os.path.join(out, default_name)
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise UserError(f"cannot write {option} {out}: the folder {folder} does not exist. "
+                        f"Create it first (mkdir -p {folder}) or choose another path.", EXIT_USAGE)
+    for spec, name in inputs.items():
+        if _same_file(spec, out):
+            raise UserError(f"{option} {out} is {name} itself ({spec}); writing there would "
+                            f"replace it. Choose another path.", EXIT_USAGE)
+    if os.path.isdir(out):
+        raise UserError(f"{option} {out} is a folder; give a file path.", EXIT_USAGE)
+    if os.path.isfile(out) and not _has_marker(out, marker):
+        raise UserError(f"{option} {out} exists and is not a {what} written by freezeviz; "
+                        "freezeviz replaces only its own files. Remove it or choose another "
+                        "path.", EXIT_USAGE)
+    return out
+
+
+def write_output(path: str | None, text: str) -> None:
+    """Write ``text`` to ``path`` (whole or not at all), or to stdout when ``path`` is None."""
+    if path is None:
+        sys.stdout.flush()
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:  # UTF-8 whatever the locale says
+            buffer.write(text.encode("utf-8", "replace"))
+            buffer.flush()
+        else:
+            sys.stdout.write(text)
+        return
+    try:
+        if os.path.exists(path) and not os.path.isfile(path):  # /dev/null, a pipe: write into it
+            with open(path, "w", encoding="utf-8", errors="replace", newline="\n") as fh:
+                fh.write(text)
+            return
+        tmp = f"{path}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "w", encoding="utf-8", errors="replace", newline="\n") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    except OSError as exc:
+        raise UserError(f"cannot write {path!r}: {exc.strerror or exc}") from exc
 
 
 # --- arguments -----------------------------------------------------------------------------------
@@ -156,9 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
                "  freezeviz report freezeviz.examples:resnet50 --inputs 1x3x224x224\n"
                "  freezeviz explain model.pt bn.running_mean\n"
                "  freezeviz stages model.pt --diff\n"
-               "  freezeviz attrs model.pt --json > fates.json\n\n"
+               "  freezeviz attrs model.pt --json > fates.json\n"
+               "  freezeviz check model.pt --baseline fates.json\n"
+               "  freezeviz diff old.pt new.pt -o diff.html\n\n"
                "MODEL is " + MODEL_HELP + ".\n"
-               "Exit status: 0 ok, 1 a problem with the model, 2 wrong usage.")
+               "Exit status: 0 ok, 1 a problem with the model (check, diff: or a fate changed), "
+               "2 wrong usage.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common()
@@ -177,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  freezeviz report mypkg.models:make_net --optimize-for-inference")
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("-o", "--output", metavar="PATH", default="report.html",
-                   help="where to write the HTML (default: report.html)")
+                   help="where to write the HTML (default: report.html; - for stdout). The "
+                        "folder must exist; an existing file is replaced only if it is a "
+                        "freezeviz report")
     _inputs_arg(p, "the report then compares each stage's output with the original module's")
     p.set_defaults(func=cmd_report)
 
@@ -218,10 +339,85 @@ def build_parser() -> argparse.ArgumentParser:
                "  freezeviz attrs freezeviz.examples:resnet_tiny --preserve fc")
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--json", action="store_true",
-                   help="print the whole report as JSON (attributes, stages, warnings)")
+                   help="print the fates as JSON, format 1 (freezeviz/schemas/fates-1.schema.json):"
+                        " sorted, no timings, no folders; a baseline for freezeviz check")
     _inputs_arg(p, "the JSON then has numerics")
     p.set_defaults(func=cmd_attrs)
+    _check_parser(sub, common)
+    _diff_parser(sub, common)
     return parser
+
+
+def _backend(text: str) -> str:
+    if text != "torchscript":
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a backend freezeviz supports; the only one is torchscript "
+            "(torch.jit.freeze)")
+    return text
+
+
+def _allow(text: str) -> str:
+    from .baseline import BaselineError, allow_rules
+
+    try:
+        allow_rules([text], where="--allow")
+    except BaselineError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--allow: ")) from None
+    return text
+
+
+def _check_parser(sub, common) -> None:
+    p = sub.add_parser(
+        "check", parents=[common], formatter_class=_Formatter,
+        help="fail (exit 1) when an attribute's fate differs from a saved baseline (for CI)",
+        description="Freeze MODEL and compare every attribute's fate with the baseline FILE "
+                    "(written by --update or `freezeviz attrs --json`). Exit 0 when all match; "
+                    "1 with a table of the changes (attribute, old fate -> new fate, why) when "
+                    "any differs; 2 for usage errors, including a baseline that is not a fates "
+                    "file. Settings that differ from the baseline's (--preserve...) are noted.",
+        epilog="examples:\n"
+               "  freezeviz check model.pt --baseline fates.json --update   # record the fates\n"
+               "  freezeviz check model.pt --baseline fates.json            # compare with them\n"
+               "  freezeviz check model.pt --baseline fates.json --allow buf=preserved_mutated\n"
+               "  freezeviz check mypkg.models:make_net --baseline fates.json --format github "
+               "--junit fates.xml")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--baseline", metavar="FILE", required=True,
+                   help="the fates to compare with (JSON, format 1)")
+    p.add_argument("--update", action="store_true",
+                   help="write the current fates to the baseline (created if missing; its "
+                        "\"allow\" section is kept) instead of comparing")
+    p.add_argument("--allow", metavar="PATH=FATE", type=_allow, action="append", default=[],
+                   help="accept PATH having FATE now (repeatable; PATH may use * and ?; FATE "
+                        "absent: the attribute may be gone). Adds to the baseline's \"allow\"")
+    p.add_argument("--format", choices=("text", "github"), default="text",
+                   help="text (default) or github: also print GitHub Actions annotations")
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
+    p.add_argument("--backend", metavar="NAME", type=_backend, default="torchscript",
+                   help="how to freeze: torchscript (torch.jit.freeze; the only one today)")
+    p.set_defaults(func=cmd_check)
+
+
+def _diff_parser(sub, common) -> None:
+    p = sub.add_parser(
+        "diff", parents=[common], formatter_class=_Formatter,
+        help="the fate changes between two models (or two fates JSON files), with drawings",
+        description="Compare the attribute fates of OLD and NEW, each a model or a fates JSON "
+                    "file (`freezeviz attrs --json`). Prints the changes as a table; when both "
+                    "are models and a fate changed, also writes an HTML page with the part of "
+                    "both final graphs around each changed attribute. Exit 0 when no fate "
+                    "changed, 1 when one did, 2 for usage errors.",
+        epilog="examples:\n"
+               "  freezeviz diff old.pt new.pt                  # table, and diff.html\n"
+               "  freezeviz diff old.pt new.pt -o out/diff.html --preserve version\n"
+               "  freezeviz diff fates-main.json fates.json      # table only")
+    p.add_argument("old", metavar="OLD", help="the earlier version: " + MODEL_HELP +
+                   "; or a fates JSON file")
+    p.add_argument("new", metavar="NEW", help="the later version, as OLD")
+    p.add_argument("-o", "--output", metavar="PATH", default="diff.html",
+                   help="where to write the HTML page when both are models (default: diff.html;"
+                        " - for stdout)")
+    p.set_defaults(func=cmd_diff)
 
 
 # --- loading the model ---------------------------------------------------------------------------
@@ -305,11 +501,18 @@ def _make_inputs(shapes):
     return tensors[0] if len(tensors) == 1 else tensors
 
 
-def freeze_from_args(args, progress: _Progress):
+def freeze_from_args(args, progress: _Progress, spec: str | None = None):
+    """Build or load the model (``spec``, by default ``args.model``) and freeze it, with
+    anything the model prints sent to stderr."""
+    with _stdout_to_stderr():
+        return _freeze_from_args(args, progress, args.model if spec is None else spec)
+
+
+def _freeze_from_args(args, progress: _Progress, spec: str):
     from . import freeze
     from .errors import FreezeError
 
-    model, display = load_model(args.model, progress)
+    model, display = load_model(spec, progress)
     preserved = [n for group in args.preserve for n in group]
     inputs = _make_inputs(getattr(args, "inputs", None))
     how = "loading and freezing" if isinstance(model, str) else "freezing"
@@ -338,20 +541,20 @@ def _size(n: int) -> str:
 
 
 def cmd_report(args, progress: _Progress) -> int:
-    from .render.html import write_report
+    from .render.html import render_html
 
+    path = output_target(args.output, inputs={args.model: "the model file"}, marker=REPORT_MARKER,
+                         what="report", default_name="report.html")
     report = freeze_from_args(args, progress)
     _warn_all(report, progress)
-    out = args.output
-    if os.path.isdir(out):
-        out = os.path.join(out, "report.html")
-    try:
-        path = write_report(report, out, progress=progress)
-    except OSError as exc:
-        raise UserError(f"cannot write {out!r}: {exc.strerror or exc}") from exc
-    size = os.path.getsize(path)
+    text = render_html(report, progress=progress)
+    write_output(path, text)
     progress(f"done in {time.perf_counter() - progress.t0:.1f} s")
-    print(f"Wrote {path} ({_size(size)}): open it in a browser.")
+    size = _size(len(text.encode("utf-8", "replace")))
+    if path is None:
+        progress(f"wrote the report ({size}) to stdout")
+    else:
+        print(f"Wrote {path} ({size}): open it in a browser.")
     return 0
 
 
@@ -424,7 +627,9 @@ def cmd_stages(args, progress: _Progress) -> int:
 def cmd_attrs(args, progress: _Progress) -> int:
     report = freeze_from_args(args, progress)
     if args.json:
-        sys.stdout.write(report.to_json(indent=2) + "\n")
+        from .baseline import fates_document, to_json
+
+        sys.stdout.write(to_json(fates_document(report)))
         _warn_all(report, progress)
         return 0
     rows = []
@@ -452,6 +657,141 @@ def cmd_attrs(args, progress: _Progress) -> int:
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# --- check and diff ------------------------------------------------------------------------------
+
+def _read_fates(path: str):
+    """A fates document, or exit 2 saying what is wrong with the file."""
+    from .baseline import BaselineError, read_fates
+
+    try:
+        return read_fates(path)
+    except BaselineError as exc:
+        raise UserError(str(exc), EXIT_USAGE) from None
+
+
+def _baseline_for_update(path: str, model: str):
+    """The existing baseline (to keep its "allow"), None if there is none yet. A file that is
+    not a fates document is never overwritten."""
+    if _same_file(path, model):
+        raise UserError(f"--baseline {path} is the model file itself; give the fates file "
+                        "(JSON) instead.", EXIT_USAGE)
+    if not os.path.lexists(path):
+        output_target(path, inputs={model: "the model file"}, marker="", what="fates file",
+                      option="--baseline",
+                      stdout_ok=False)  # the folder must exist
+        return None
+    try:
+        return _read_fates(path)
+    except UserError as exc:
+        raise UserError(f"{exc}\n--update replaces only a fates file; remove {path} first or "
+                        "choose another --baseline.", EXIT_USAGE) from None
+
+
+def _annotation_path(path: str) -> str:
+    """The baseline's path as GitHub shows files: relative to the workspace, with slashes."""
+    root = os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
+    rel = os.path.relpath(os.path.abspath(path), root)
+    return (path if rel.startswith("..") else rel).replace(os.sep, "/")
+
+
+def cmd_check(args, progress: _Progress) -> int:
+    from .baseline import JUNIT_MARKER, baseline_lines, compare, fates_document, to_json
+
+    junit = None
+    if args.junit:
+        junit = output_target(args.junit, inputs={args.model: "the model file",
+                                                  args.baseline: "the baseline"},
+                              marker=JUNIT_MARKER,
+                              what="JUnit report", option="--junit", stdout_ok=False)
+    if args.update:
+        old = _baseline_for_update(args.baseline, args.model)
+    else:
+        if _same_file(args.baseline, args.model):
+            raise UserError(f"--baseline {args.baseline} is the model file itself; give the "
+                            "fates file (JSON).", EXIT_USAGE)
+        old = _read_fates(args.baseline)
+    report = freeze_from_args(args, progress)
+    _warn_all(report, progress)
+    doc = fates_document(report)
+    if args.update:
+        if old is not None and "allow" in old:
+            doc["allow"] = old["allow"]
+        write_output(args.baseline, to_json(doc))
+        changed = compare(old, doc) if old is not None else None
+        what = "created" if old is None else f"{len(changed)} fate(s) changed" if changed else "no fate changed"
+        print(f"Wrote {args.baseline}: the fates of {len(doc['attributes'])} attributes "
+              f"({what}).")
+        if changed:
+            print(_term(changed.table(), keep_newlines=True))
+        return 0
+    changes = compare(old, doc, allow=args.allow)
+    if args.format == "github":
+        with open(args.baseline, encoding="utf-8") as fh:
+            lines = baseline_lines(fh.read())
+        print(changes.github(file=_annotation_path(args.baseline), lines=lines))
+    print(_term(changes.table(), keep_newlines=True))
+    if changes:
+        print(f"\nIf these changes are intended, record them: freezeviz check {args.model} "
+              f"--baseline {args.baseline} --update (or accept one with --allow PATH=FATE).")
+    if junit is not None:
+        write_output(junit, changes.junit())
+        progress(f"wrote the JUnit report {junit}")
+    return EXIT_CHANGED if changes else 0
+
+
+def _is_json_file(spec: str) -> bool:
+    """A fates file starts with "{"; a TorchScript file is a zip archive ("PK")."""
+    try:
+        with open(spec, "rb") as fh:
+            return fh.read(64).lstrip()[:1] == b"{"
+    except OSError:
+        return False
+
+
+def cmd_diff(args, progress: _Progress) -> int:
+    from .baseline import compare, fates_document
+
+    sides = [_is_json_file(spec) for spec in (args.old, args.new)]
+    page = None
+    if not any(sides):
+        page = output_target(args.output, marker=REPORT_MARKER, what="page",
+                             inputs={args.old: "the model OLD", args.new: "the model NEW"},
+                             default_name="diff.html")
+    specs = (args.old, args.new)
+    docs = [_read_fates(spec) if is_json else None for spec, is_json in zip(specs, sides)]
+    reports = [None if is_json else freeze_from_args(args, progress, spec)
+               for spec, is_json in zip(specs, sides)]
+    for i, report in enumerate(reports):
+        if report is not None:
+            _warn_all(report, progress)
+            docs[i] = fates_document(report)
+    changes = compare(docs[0], docs[1])
+    names = [os.path.basename(spec.rstrip("/\\")) or spec for spec in specs]
+    # with the page on stdout (-o -), the table goes to stderr
+    out = sys.stderr if not any(sides) and page is None else sys.stdout
+    print(_term(f"{names[0]} -> {names[1]}"), file=out)
+    print(_term(changes.table(), keep_newlines=True), file=out)
+    if any(sides):
+        which = " and ".join(n for n, j in zip(("OLD", "NEW"), sides) if j)
+        what = "is a fates file, which holds" if sum(sides) == 1 else "are fates files, which hold"
+        print(f"\nNote: {which} {what} no graphs, so there are no drawings: the table is all.",
+              file=out)
+    elif not changes:
+        progress("no fate changed, so there is nothing to draw (no page written)")
+    else:
+        from .render.compare_page import render_compare_page
+
+        text = render_compare_page(reports[0], reports[1], changes, old_name=names[0],
+                                   new_name=names[1], progress=progress)
+        write_output(page, text)
+        if page is None:
+            progress("wrote the page to stdout")
+        else:
+            print(f"Wrote {page}: the graphs around each changed attribute; open it in a "
+                  "browser.", file=out)
+    return EXIT_CHANGED if changes else 0
 
 
 # --- main ----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,16 +79,24 @@ def assert_error(proc: subprocess.CompletedProcess, code: int, *needles: str) ->
 
 def test_attrs_json_matches_the_library(models):
     path = models["InplaceBuffer"]
-    proc = run("attrs", path, "--json")
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)  # stdout is JSON only; progress went to stderr
-    assert "freezeviz: " in proc.stderr
+    first, second = run_all(("attrs", path, "--json"), ("attrs", path, "--json"))
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)  # stdout is JSON only; progress went to stderr
+    assert "freezeviz: " in first.stderr
     report = freezeviz.freeze(str(path))
     assert {a["path"]: a["fate"] for a in data["attributes"]} == \
         {a.path: a.fate.value for a in report.attributes}
     assert data["attributes"][0].keys() >= {"path", "kind", "type", "fate", "why", "evidence"}
-    assert [s["name"] for s in data["stages"]] == [s.name for s in report.stages]
     assert data["module"] == report.module_name
+    assert data["format"] == 1 and data["preserved_attrs"] == []
+    # stable, so that it can be committed: sorted, no timings, no folders, same bytes each run
+    assert second.stdout == first.stdout
+    paths = [a["path"] for a in data["attributes"]]
+    assert paths == sorted(paths)
+    assert "seconds" not in first.stdout and "stages" not in data
+    assert str(REPO) not in first.stdout and str(path.parent) not in first.stdout
+    sources = [e["source"] for a in data["attributes"] for e in a["evidence"] if e["source"]]
+    assert sources and all("/" not in s and re.fullmatch(r".+\.py:\d+", s) for s in sources)
 
 
 def test_attrs_table_with_preserve(models):
@@ -129,6 +138,7 @@ def test_stages_diff_shows_the_conv_bn_fold(models):
 
 
 def test_report_from_a_file_with_inputs(models, tmp_path):
+    (tmp_path / "out").mkdir()
     out = tmp_path / "out" / "convbn.html"
     proc = run("report", models["ConvBN"], "-o", out, "--inputs", "1x3x8x8")
     assert proc.returncode == 0, proc.stderr
@@ -155,7 +165,7 @@ def test_report_from_a_factory(tmp_path):
 
 
 def test_help_has_examples():
-    for cmd in ("report", "explain", "stages", "attrs"):
+    for cmd in ("report", "explain", "stages", "attrs", "check", "diff"):
         proc = run(cmd, "--help")
         assert proc.returncode == 0
         assert "examples:" in proc.stdout and f"freezeviz {cmd} " in proc.stdout
@@ -218,3 +228,98 @@ def test_model_problems_exit_1(models):
     assert_error(procs[2], 1, "No attribute 'nope_attr'")
     assert_error(procs[3], 1, "--inputs 1x5x8x8 does not run", "modules.py", "to have 3 channels")
     assert "Traceback" not in procs[3].stderr
+
+
+# --- where output goes ---------------------------------------------------------------------------
+
+class PrintingNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        print("forward says hello")
+        return self.lin(x)
+
+
+def printing_net() -> torch.nn.Module:
+    print("the factory says hello")
+    return PrintingNet()
+
+
+class NonFiniteNet(torch.nn.Module):
+    def forward(self, x):
+        # random integers differ between runs and x / 0 is infinite: numerics are not finite
+        return torch.randint(0, 1000, (8,)), x / 0.0
+
+
+def non_finite_net() -> torch.nn.Module:
+    return NonFiniteNet()
+
+
+def _strict_json(text: str):
+    def refuse(name: str):
+        raise AssertionError(f"bare {name} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_report_never_writes_over_the_model_or_other_files(models, tmp_path):
+    model = tmp_path / "model.pt"
+    shutil.copy(models["ConvBN"], model)
+    notes = tmp_path / "notes.html"
+    notes.write_text("<p>my notes</p>", encoding="utf-8")
+    link = tmp_path / "link.html"
+    link.symlink_to(model)
+    before = model.read_bytes()
+    procs = run_all(("report", model, "-o", model), ("report", model, "-o", notes),
+                    ("report", model, "-o", link), cwd=tmp_path)
+    assert_error(procs[0], 2, "is the model file itself")
+    assert_error(procs[1], 2, "notes.html", "not a report written by freezeviz")
+    assert_error(procs[2], 2, "is the model file itself")
+    assert model.read_bytes() == before
+    assert notes.read_text(encoding="utf-8") == "<p>my notes</p>"
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_report_rewrites_its_own_report(models, tmp_path):
+    out = tmp_path / "r.html"
+    for _ in range(2):  # the second run replaces the first run's report
+        proc = run("report", models["ConvBN"], "-o", out, "-q")
+        assert proc.returncode == 0, proc.stderr
+        assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_dash_means_stdout(models, tmp_path):
+    proc = run("report", models["ConvBN"], "-o", "-", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("<!DOCTYPE html>") and proc.stdout.rstrip().endswith("</html>")
+    assert '<meta name="generator" content="freezeviz">' in proc.stdout
+    assert not (tmp_path / "-").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_into_a_missing_folder_is_an_error(models, tmp_path):
+    out = tmp_path / "no" / "such" / "r.html"
+    proc = run("report", models["ConvBN"], "-o", out)
+    assert_error(proc, 2, "does not exist", str(tmp_path / "no" / "such"))
+    assert not (tmp_path / "no").exists()
+
+
+def test_json_stays_json_when_the_model_prints(tmp_path):
+    proc = run("attrs", "tests.test_cli:printing_net", "--json", "--inputs", "1x4", cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    data = _strict_json(proc.stdout)  # nothing but JSON on stdout
+    assert data["format"] == 1
+    assert "the factory says hello" in proc.stderr
+    assert "forward says hello" in proc.stderr  # TorchScript's print writes to fd 1 from C++
+    assert {a["path"]: a["fate"] for a in data["attributes"]}["lin.weight"] == "inlined"
+
+
+def test_json_never_has_bare_nan_or_infinity():
+    proc = run("attrs", "tests.test_cli:non_finite_net", "--json", "--inputs", "2x3", cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    data = _strict_json(proc.stdout)
+    values = [row[k] for row in data["numerics"] for k in ("max_abs", "max_rel")]
+    assert values and all(isinstance(v, (int, float)) or v in ("nan", "inf", "-inf") for v in values)
+    assert any(isinstance(v, str) for v in values), values  # the non-finite case really ran
