@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from .extract import iter_torch_nodes
+from .sources import AssignmentLocator
 
 
 @functools.lru_cache(maxsize=4096)
@@ -36,12 +37,17 @@ class WriteEvidence:
     attribute: str
     node_index: int  # program order within the analysed graph
     kind: str  # "aten::add_", "prim::SetAttr", ...
-    source: tuple[str, int] | None  # (file, line)
+    # SourceLoc's fields (file, line, col, code, cell): rebuilt with SourceLoc(*source)
+    source: tuple | None
     via: str  # debug name of the value read from the attribute ("buf.1"), "" for SetAttr
     graph: str  # "forward", "forward/fork", ...
     # True when the written value is the state read itself or a view taken straight from it;
     # False when only the alias analysis' "may alias" (e.g. through a list) links them.
     direct: bool = True
+    # The element written ("[0]", "['k']", "[i]") when the write goes through an element of a
+    # list, tuple or dict attribute; torch's alias analysis does not count those as writes of
+    # the attribute, so the freezer may inline it all the same.
+    element: str = ""
 
 
 def attribute_paths(graph, root_paths: dict[str, str] | None = None,
@@ -73,11 +79,14 @@ def used_paths(graph) -> set[str]:
     return used
 
 
-def _source(node) -> tuple[str, int] | None:
+def _fields(loc) -> tuple | None:
+    return (loc.file, loc.line, loc.col, loc.code, loc.cell) if loc else None
+
+
+def _source(node) -> tuple | None:
     from .extract import source_of
 
-    loc = source_of(node)
-    return (loc.file, loc.line) if loc else None
+    return _fields(source_of(node))
 
 
 def find_writers(graph, label: str, root_paths: dict[str, str] | None = None,
@@ -92,14 +101,20 @@ def find_writers(graph, label: str, root_paths: dict[str, str] | None = None,
     paths = attribute_paths(graph, root_paths, nodes)
     adb = graph.alias_db(isFrozen=True)
     read_values = []  # (torch value, path) for state reads that have writers
+    element_reads = {}  # value name -> path, for containers read without writers of their own
     for node in nodes:
         if node.kind() == "prim::GetAttr":
             out = node.output()
             path = paths.get(out.debugName())
-            if path is not None and not _is_module_type(out.type()) and adb.has_writers(out):
+            if path is None or _is_module_type(out.type()):
+                continue
+            if adb.has_writers(out):
                 read_values.append((out, path))
+            elif _is_container_type(out.type()):
+                element_reads[out.debugName()] = path
     writes: dict[int, set[str]] = {}
     evidence: list[WriteEvidence] = []
+    assignments = None
     for idx, node in enumerate(nodes):
         kind = node.kind()
         if kind == "prim::SetAttr":
@@ -107,11 +122,13 @@ def find_writers(graph, label: str, root_paths: dict[str, str] | None = None,
             if owner is not None:
                 path = f"{owner}.{node.s('name')}" if owner else node.s("name")
                 writes.setdefault(idx, set()).add(path)
-                # SetAttr carries no source range; the value it stores does
-                src = _source(node) or _source(node.inputsAt(1).node())
+                # SetAttr carries no source range, and the value it stores may come from
+                # another line (a pooled constant's range is its first use): find the statement
+                assignments = assignments or AssignmentLocator(nodes)
+                src = _fields(assignments.locate(idx))
                 evidence.append(WriteEvidence(path, idx, kind, src, "", label))
             continue
-        if not read_values or kind.startswith("prim::"):
+        if not (read_values or element_reads) or kind.startswith("prim::"):
             continue
         try:
             schema = node.schema()
@@ -130,10 +147,79 @@ def find_writers(graph, label: str, root_paths: dict[str, str] | None = None,
                         evidence.append(WriteEvidence(path, idx, kind, _source(node),
                                                       value.debugName(), label,
                                                       _is_direct(arg, value)))
+            for via, path, element in _elements_written(arg, element_reads):
+                if path not in writes.get(idx, ()):
+                    writes.setdefault(idx, set()).add(path)
+                    evidence.append(WriteEvidence(path, idx, kind, _source(node), via, label,
+                                                  True, element))
     writes_out = {k: tuple(sorted(v)) for k, v in writes.items()}
     if with_paths:
         return writes_out, evidence, adb, paths
     return writes_out, evidence, adb
+
+
+_ELEMENT_OPS = {"aten::__getitem__", "prim::TupleIndex", "prim::ListUnpack",
+                "prim::TupleUnpack", "prim::DictIndex", "aten::values"}
+
+
+def _is_container_type(ty) -> bool:
+    return isinstance(ty, (torch._C.ListType, torch._C.TupleType, torch._C.DictType))
+
+
+def _elements_written(arg, element_reads: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(container value, attribute path, element) when ``arg`` is an element of a container
+    read from module state, or a view taken straight from one (``self.ws[0][1:]``)."""
+    if not element_reads:
+        return []
+    value = arg
+    for _ in range(8):  # views of views of an element
+        producer = value.node()
+        if producer.inputsSize() == 0:
+            return []
+        source = producer.inputsAt(0)
+        if producer.kind() in _ELEMENT_OPS:
+            path = element_reads.get(source.debugName())
+            return [(source.debugName(), path, _element_label(producer, value))] if path else []
+        if not _is_view(producer):
+            return []
+        value = source
+    return []
+
+
+def _is_view(node) -> bool:
+    try:
+        return _returns_alias_of_self(node.schema())
+    except Exception:
+        return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _returns_alias_of_self(schema: str) -> bool:
+    """The op returns memory of its first argument (a view, or an in-place op's result)."""
+    try:
+        parsed = torch._C.parse_schema(schema)
+    except Exception:
+        return False
+    if not parsed.arguments or not parsed.returns:
+        return False
+    a, r = parsed.arguments[0].alias_info, parsed.returns[0].alias_info
+    return a is not None and r is not None and bool(set(a.before_set) & set(r.before_set))
+
+
+def _element_label(producer, value) -> str:
+    if producer.kind() in ("prim::ListUnpack", "prim::TupleUnpack"):
+        return f"[{list(producer.outputs()).index(value)}]" if value in list(producer.outputs()) \
+            else "[i]"
+    if producer.inputsSize() > 1:
+        index = producer.inputsAt(1)
+        if index.node().kind() == "prim::Constant":
+            try:
+                return f"[{index.toIValue()!r}]"
+            except Exception:
+                pass
+    if producer.kind() == "prim::TupleIndex" and producer.hasAttribute("index"):
+        return f"[{producer.i('index')}]"
+    return "[i]"
 
 
 def _is_direct(arg, value) -> bool:
@@ -231,3 +317,64 @@ def get_path(cmod, path: str):
 
 def method_names(cmod) -> list[str]:
     return [m for m in cmod._method_names() if not m.startswith("__")]
+
+
+# --- state inside lists, tuples and dicts ------------------------------------------------
+
+def tensor_identity(t) -> tuple | None:
+    """The memory and view of a tensor. The freezer's constants share memory with the module's
+    tensors, so this finds an attribute's tensor again in a frozen graph, whatever other
+    tensor happens to hold equal values. None where memory says nothing (empty or MKLDNN)."""
+    if not isinstance(t, torch.Tensor) or t.is_mkldnn or t.numel() == 0:
+        return None
+    try:
+        return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
+                tuple(t.stride()), t.dtype)
+    except Exception:  # tensors without plain storage (quantized, sparse, ...)
+        return None
+
+
+def container_tensors(value, label: str = "") -> list[tuple[str, torch.Tensor]]:
+    """The tensors in a value: itself (label "") or the elements of a list, tuple or dict,
+    nested, labelled as Python would index them: ``[0]``, ``['k']``, ``[1][0]``."""
+    if isinstance(value, torch.Tensor):
+        return [(label, value)]
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, (list, tuple)):
+        items = list(enumerate(value))
+    else:
+        return []
+    out = []
+    for key, item in items:
+        out.extend(container_tensors(item, f"{label}[{key!r}]"))
+    return out
+
+
+def element_holders(cmod, containers) -> dict[str, list[tuple[str, str]]]:
+    """Attributes whose tensor is an element of one of ``containers`` (paths of list, tuple or
+    dict attributes): path -> [(container path, element label)]. nn.LSTM and nn.GRU read their
+    weights only this way, through the list ``_flat_weights``."""
+    where: dict[tuple, list[tuple[str, str]]] = {}
+    for c in containers:
+        try:
+            value = get_path(cmod, c)
+        except Exception:
+            continue
+        for label, t in container_tensors(value):
+            key = tensor_identity(t)
+            if key is not None and label:
+                where.setdefault(key, []).append((c, label))
+    if not where:
+        return {}
+    out: dict[str, list[tuple[str, str]]] = {}
+    for slot in inventory(cmod):
+        if slot.kind == "module" or slot.path in containers:
+            continue
+        try:
+            key = tensor_identity(get_path(cmod, slot.path))
+        except Exception:
+            continue
+        if key in where:
+            out[slot.path] = where[key]
+    return out

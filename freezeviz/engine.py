@@ -8,11 +8,13 @@ per-pass stages are checked against torch's fused pass on every run.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import functools
+import math
 import os
 import time
 import warnings
-import weakref
 from collections.abc import Sequence
 
 import torch
@@ -20,7 +22,9 @@ from torch.jit._script import RecursiveScriptModule
 
 from . import passes as P
 from .analysis import attribute_paths, find_writers, fork_subgraphs, inventory, method_names
-from .attributes import decide_fates, trace_constants
+from .attributes import (class_constants, decide_fates, preserved_submodule_methods,
+                         trace_constants)
+from .cache import BoundedCache, Key, content_key, file_key
 from .diff import normalize_graph_text
 from .errors import FreezeError, did_you_mean, explain_torch_freeze_error
 from .extract import snapshot_graph
@@ -39,12 +43,19 @@ def quiet_torchscript_warnings(collected: list[str]):
     seen = set()
     for w in caught:
         msg = str(w.message)
-        if issubclass(w.category, DeprecationWarning) and (
-                "torch.jit" in msg or "TorchScript" in msg or "torch.compile" in msg):
+        if _is_torchscript_deprecation(w.category, msg):
             continue
         if msg not in seen:
             seen.add(msg)
             collected.append(f"{w.category.__name__}: {msg}")
+
+
+def _is_torchscript_deprecation(category, msg: str) -> bool:
+    about_torchscript = "torch.jit" in msg or "TorchScript" in msg or "torch.compile" in msg
+    if issubclass(category, DeprecationWarning):
+        return about_torchscript
+    # torch 2.14 announces the same deprecation as a FutureWarning, which users see by default
+    return issubclass(category, FutureWarning) and about_torchscript and "deprecat" in msg
 
 
 def _script_error_hint(msg: str) -> str:
@@ -122,6 +133,18 @@ def load_module(source, example_inputs=None, warns: list[str] | None = None):
                       f"TorchScript file, not {type(source).__name__}.")
 
 
+def _record_how(report: FreezeReport, module, script) -> FreezeReport:
+    """Note on the report how the frozen ScriptModule was obtained from what was passed in."""
+    if isinstance(module, (str, os.PathLike)):
+        report.obtained, report.source_path = "loaded", os.path.abspath(os.fspath(module))
+    elif script is module:
+        report.obtained = "given"
+    else:
+        report.obtained = "traced" if isinstance(script, torch.jit.TopLevelTracedModule) \
+            else "scripted"
+    return report
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
@@ -138,7 +161,11 @@ def _type_name(mod) -> str:
 
 
 def validate_preserved(cmod, preserved: list[str]) -> None:
-    """Check names before torch does, so that mistakes get a useful message."""
+    """Check names before torch does, so that mistakes get a useful message.
+
+    A method of a submodule (``"sub.helper"``) is left to torch: it freezes one that reads no
+    state the root module lacks, and refuses the others (explain_torch_freeze_error says why).
+    """
     from .analysis import inventory
 
     slots = {s.path for s in inventory(cmod)}
@@ -146,22 +173,8 @@ def validate_preserved(cmod, preserved: list[str]) -> None:
     for name in preserved:
         if not isinstance(name, str):
             raise FreezeError(f"preserved_attrs must be a list of strings; got {name!r}.")
-        if name in slots or name in methods:
+        if name in slots or name in methods or name in preserved_submodule_methods(cmod, [name]):
             continue
-        if "." in name:
-            owner, _, leaf = name.rpartition(".")
-            sub = None
-            with contextlib.suppress(Exception):
-                from .analysis import get_path
-
-                sub = get_path(cmod, owner)
-            if isinstance(sub, torch._C.ScriptModule) and sub._has_method(leaf):
-                raise FreezeError(
-                    f"preserved_attrs names the method {name!r} of a submodule. torch.jit.freeze "
-                    "can preserve only methods of the root module (it looks the name up on the "
-                    "root and fails with a confusing 'does not have a field' error). Preserve the "
-                    f"submodule instead ({owner!r}), which keeps all its methods, or add a root "
-                    f"method that calls self.{name}() and preserve that.")
         raise FreezeError(f"preserved_attrs names {name!r}, which this module does not have."
                           f"{did_you_mean(name, sorted(slots | methods))}")
 
@@ -297,7 +310,8 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
         with capture_jit_log(">>freeze_module") as log_lines:
             frozen_c = torch._C._freeze_module(cmod, preserved)
     except RuntimeError as exc:
-        raise explain_torch_freeze_error(exc, preserved) from exc
+        raise explain_torch_freeze_error(
+            exc, preserved, preserved_submodule_methods(cmod, preserved)) from exc
     frozen = RecursiveScriptModule(frozen_c)
     RecursiveScriptModule._finalize_scriptmodule(frozen)
     t_freeze = time.perf_counter() - t0
@@ -318,14 +332,16 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
     passes_check = _run_frozen_passes(frozen, frozen_c, methods, preserved_methods,
                                       optimize_numerics, rec, tracer, warns)
     # 4. optimize_for_inference, if asked
+    rewrites: dict = {}
     if optimize_for_inference:
-        frozen = _run_optimize_for_inference(script, frozen, frozen_c, methods, preserved,
-                                             preserved_methods, optimize_numerics, rec, tracer,
-                                             warns)
+        frozen, rewrites = _run_optimize_for_inference(
+            script, frozen, frozen_c, methods, preserved, preserved_methods, optimize_numerics,
+            rec, tracer, warns)
         frozen_c = frozen._c
 
     attributes, fate_warnings = decide_fates(
-        cmod, frozen_c, preserved, decisions, evidence_all, rec.stages, inlined_graphs, tracer)
+        cmod, frozen_c, preserved, decisions, evidence_all, rec.stages, inlined_graphs, tracer,
+        rewrites)
     warns.extend(fate_warnings)
     kept = set(method_names(frozen_c))
     method_infos = [MethodInfo(m, m == "forward" or m in preserved, m in kept) for m in methods_all]
@@ -334,7 +350,8 @@ def run_freeze(script, name: str, preserved: list[str], optimize_numerics: bool,
         optimize_for_inference=optimize_for_inference, stages=rec.stages, attributes=attributes,
         methods=method_infos, alias=rec.alias, warnings=warns,
         log=tuple(str(line) for line in decisions.lines), passes_check=passes_check,
-        seconds=time.perf_counter() - t_start, frozen_module=frozen)
+        seconds=time.perf_counter() - t_start, frozen_module=frozen,
+        constants=class_constants(cmod))
     report._graphs = rec.graphs
     return report
 
@@ -438,12 +455,27 @@ def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, prev_text,
 
 
 def _run_optimize_for_inference(script, frozen, frozen_c, methods, preserved, preserved_methods,
-                                optimize_numerics, rec, tracer, warns) -> str:
+                                optimize_numerics, rec, tracer, warns):
+    """Observe optimize_for_inference's passes one at a time; returns the frozen module and the
+    constants the passes rewrote: ``{(method, stage name): {old constant: new constant}}``."""
+    rewrites: dict[tuple[str, str], dict[str, str]] = {}
     for m in methods:
-        prev = str(frozen_c._get_method(m).graph)
+        graph = frozen_c._get_method(m).graph
+        prev = str(graph)
+        made: dict[str, tuple[str, ...]] = {}  # constants these passes made from traced ones
         for step in P.OPTIMIZE_FOR_INFERENCE:
-            prev = _run_pass(step, None, frozen_c, m, frozen_c._get_method(m).graph, prev, rec,
-                             tracer)
+            traced = {**tracer.constants_in(graph), **made}
+            names, values = _tensor_constants(graph, traced)
+            t0 = time.perf_counter()
+            getattr(torch._C, step.torch_name)(graph)
+            seconds = time.perf_counter() - t0
+            new = _rewritten_constants(graph, names, values)
+            rewrites[(m, step.name)] = {old: name for name, old in new.items()}
+            made.update({name: traced[old] for name, old in new.items()})
+            stage = rec.add(step.name, m, graph, _LAZY, seconds, prev_text=prev,
+                            constants=lambda g=graph, d=made: {**tracer.constants_in(g), **d},
+                            pass_name=step.torch_name)
+            prev = stage.graph.text
     # torch's own optimize_for_inference on a separate frozen copy, as ground truth
     others = [m for m in preserved_methods if m != "forward"]
     reference = torch.jit.freeze(script, preserved, optimize_numerics)
@@ -458,8 +490,49 @@ def _run_optimize_for_inference(script, frozen, frozen_c, methods, preserved, pr
             g = reference._c._get_method(m).graph
             rec.add("optimize_for_inference", m, g, _code_of(reference._c, m), 0.0,
                     prev_text=rec.stages[-1].graph.text, constants=tracer.constants_in(g))
-        return reference
-    return frozen
+        return reference, {}
+    return frozen, rewrites
+
+
+_CONSTANT_KINDS = ("prim::Constant", "prim::ConstantMKLDNNTensor")
+
+
+def _tensor_constants(graph, traced: dict) -> tuple[set[str], dict]:
+    """Every constant's name, and the tensor of each one traced to an attribute (a reference,
+    not a copy: the pass may destroy the node, never the tensor)."""
+    names, values = set(), {}
+    for kind in _CONSTANT_KINDS:
+        for n in graph.findAllNodes(kind):
+            name = n.output().debugName()
+            names.add(name)
+            if name in traced and n.hasAttribute("value") and n.kindOf("value") == "t":
+                values[name] = n.t("value")
+    return names, values
+
+
+def _rewritten_constants(graph, names: set[str], values: dict) -> dict[str, str]:
+    """New tensor constants a pass made from traced ones: ``{new name: old name}``.
+
+    convert_to_mkldnn names its MKLDNN copy after the constant (``<name>_mkldnn``);
+    transpose_frozen_linear inserts an unnamed constant equal to the weight's transpose."""
+    out = {}
+    for kind in _CONSTANT_KINDS:
+        for n in graph.findAllNodes(kind):
+            name = n.output().debugName()
+            if name in names or not (n.hasAttribute("value") and n.kindOf("value") == "t"):
+                continue
+            if name.endswith("_mkldnn") and name[:-len("_mkldnn")] in values:
+                out[name] = name[:-len("_mkldnn")]
+                continue
+            t = n.t("value")
+            if t.is_mkldnn or t.dim() != 2:
+                continue
+            for old, v in values.items():
+                if not v.is_mkldnn and v.dim() == 2 and v.shape == t.shape[::-1] and \
+                        v.dtype == t.dtype and torch.equal(v.t(), t):
+                    out[name] = old
+                    break
+    return out
 
 
 # --- numerics ------------------------------------------------------------------------------
@@ -474,57 +547,165 @@ def _flat_tensors(out) -> list[torch.Tensor]:
     return []
 
 
+def _worst(a: float, b: float) -> float:
+    """The larger of two differences, NaN winning (``max`` would drop a NaN)."""
+    return math.nan if math.isnan(a) or math.isnan(b) else max(a, b)
+
+
 def _compare(out, ref) -> tuple[float, float]:
+    """Largest absolute and relative difference of ``out`` from ``ref``.
+
+    Where both are NaN, or both the same infinity, they agree; elsewhere a NaN makes the
+    difference NaN and an infinity makes it infinite: a non-finite change never shows as 0."""
     a, b = _flat_tensors(out), _flat_tensors(ref)
+    if len(a) != len(b):
+        return math.inf, math.inf
     max_abs = max_rel = 0.0
     for x, y in zip(a, b):
-        if x.is_mkldnn:
-            x = x.to_dense()
-        if x.shape != y.shape or not (x.is_floating_point() or x.is_complex()):
-            d = 0.0 if torch.equal(x.to(y.dtype), y) else float("inf")
-            max_abs, max_rel = max(max_abs, d), max(max_rel, d)
-            continue
-        d = (x.double() - y.double()).abs().max().item() if x.numel() else 0.0
-        scale = y.double().abs().max().item() if y.numel() else 0.0
-        max_abs = max(max_abs, d)
-        max_rel = max(max_rel, d / scale if scale > 0 else (0.0 if d == 0 else float("inf")))
+        d_abs, d_rel = _compare_tensor(x, y)
+        max_abs, max_rel = _worst(max_abs, d_abs), _worst(max_rel, d_rel)
     return max_abs, max_rel
+
+
+def _compare_tensor(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    if x.is_mkldnn:
+        x = x.to_dense()
+    if x.shape != y.shape or not (x.is_floating_point() or x.is_complex()):
+        d = 0.0 if x.shape == y.shape and torch.equal(x.to(y.dtype), y) else math.inf
+        return d, d
+    if not x.numel():
+        return 0.0, 0.0
+    wide = torch.complex128 if x.is_complex() or y.is_complex() else torch.float64
+    x, y = x.detach().to(wide), y.detach().to(wide)
+    agree = (x == y) | (x.isnan() & y.isnan())  # == holds for equal infinities
+    diff = torch.where(agree, torch.zeros((), dtype=torch.float64), (x - y).abs())
+    d = math.nan if bool(diff.isnan().any()) else diff.max().item()
+    finite = y[y.isfinite()].abs()
+    scale = finite.max().item() if finite.numel() else 0.0
+    return d, (d / scale if scale > 0 else (0.0 if d == 0 else d if math.isnan(d) else math.inf))
 
 
 def compute_numerics(script, report: FreezeReport, graphs: dict[int, object], inputs):
     """Run each stage's graph on the example inputs; compare with the original module.
 
-    Every run uses its own copy of any module state, so neither the user's module nor the
-    frozen module changes."""
+    Every run starts from its own deep copy of the module state, of the stage graph's tensor
+    constants and of the inputs: a write freezeviz did not see (inside a fork body, into a
+    list element, into an input) then lands on a copy, never on the user's module, the user's
+    inputs or the frozen module in the report, and never leaks into the next run."""
     from .report import NumericsRow
 
     inputs = _as_tuple(inputs) + _defaults_after(script, len(_as_tuple(inputs)))
-    mutated = any(a.fate.value == "preserved_mutated" for a in report.attributes)
     with torch.no_grad():
-        original = _copy_state(script) if mutated else script
+        _copy_inputs(inputs)  # fails early, with a message, on inputs that cannot be copied
         try:
-            reference = original(*inputs)
+            reference = _copy_state(script)(*_copy_inputs(inputs))
         except Exception as exc:
             raise FreezeError(
                 "example_inputs do not run through the module (before freezing), so freezeviz "
                 "cannot compare stage outputs. Pass a tuple of inputs that `module(*inputs)` "
                 "accepts.", torch_message=str(exc)) from exc
-        rows = []
+        rows, failed = [], {}
         for i, stage in enumerate(report.stages):
             if stage.method != "forward" or i not in graphs:
                 continue
-            graph, owner = graphs[i]
-            owner = _copy_state(owner) if mutated else owner
-            fn = torch._C._create_function_from_graph(f"freezeviz_{stage.name}", graph)
-            try:
-                args = (owner._c, *inputs) if _takes_self(graph) else inputs
-                out = fn(*args)
-            except Exception as exc:
-                report.warnings.append(f"numerics: stage {stage.name} could not run on the example "
-                                       f"inputs ({_first_line(exc)}).")
-                continue
-            rows.append(NumericsRow(stage.name, stage.method, *_compare(out, reference)))
+            out = _run_stage(stage, *graphs[i], inputs)
+            if isinstance(out, _Failed):
+                failed.setdefault(out.reason, []).append(stage.name)
+            else:
+                rows.append(NumericsRow(stage.name, stage.method, *_compare(out, reference)))
     report.numerics = rows
+    for reason, names in failed.items():
+        report.warnings.append(f"numerics: stage{'s' if len(names) > 1 else ''} "
+                               f"{', '.join(names)} could not run on the example inputs "
+                               f"({reason}).")
+    report.warnings.extend(_numerics_notes(rows, reference))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Failed:
+    reason: str
+
+
+def _run_stage(stage, graph, owner, inputs):
+    """One stage's graph run on copies; ``graph`` is already a private copy."""
+    try:
+        _clone_constants(graph)
+        fn = torch._C._create_function_from_graph(f"freezeviz_{stage.name}", graph)
+        args = _copy_inputs(inputs)
+        if _takes_self(graph):
+            args = (_copy_state(owner)._c, *args)
+        return fn(*args)
+    except Exception as exc:
+        return _Failed(_error_line(exc))
+
+
+def _error_line(exc: BaseException) -> str:
+    """The line that says what went wrong: TorchScript puts a traceback before it."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if lines and lines[0].startswith("The following operation failed"):
+        named = [ln for ln in lines if ln.split(":", 1)[0].endswith(("Error", "Exception"))]
+        if named:
+            return named[-1]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _clone_constants(graph) -> None:
+    """Give ``graph`` (a copy) its own tensor constants: graph.copy() shares them with the
+    frozen module, and torch's freezer may have folded a list the model writes, whose tensors
+    are the user's own."""
+    for node in graph.findAllNodes("prim::Constant"):
+        if not node.hasAttribute("value"):
+            continue
+        kind = node.kindOf("value")
+        if kind == "t":
+            node.t_("value", node.t("value").clone())
+        elif kind == "ival":
+            value = node.output().toIValue()
+            if _flat_tensors(value):
+                node.ival_("value", copy.deepcopy(value))
+    for node in _all_nodes(graph):
+        if node.hasAttribute("Subgraph") and node.kindOf("Subgraph") == "g":
+            sub = node.g("Subgraph").copy()
+            _clone_constants(sub)
+            node.g_("Subgraph", sub)
+
+
+def _all_nodes(graph_or_block):
+    for node in graph_or_block.nodes():
+        yield node
+        for block in node.blocks():
+            yield from _all_nodes(block)
+
+
+def _copy_inputs(inputs: tuple) -> tuple:
+    try:
+        return copy.deepcopy(inputs)
+    except Exception as exc:
+        raise FreezeError(
+            "example_inputs cannot be copied, and freezeviz runs the model only on copies so "
+            "that your inputs stay as they are. Pass tensors, or tuples, lists and dicts of "
+            "them.", torch_message=str(exc)) from exc
+
+
+def _numerics_notes(rows, reference) -> list[str]:
+    """Say where outputs stopped being finite numbers, since a table of differences alone
+    cannot show NaN meeting NaN."""
+    notes = []
+    bad = [t for t in _flat_tensors(reference)
+           if (t.is_floating_point() or t.is_complex()) and not bool(t.isfinite().all())]
+    if bad:
+        nans = sum(int(t.isnan().sum()) for t in bad)
+        infs = sum(int(t.isinf().sum()) for t in bad)
+        notes.append(f"numerics: the module's own outputs on the example inputs hold {nans} NaN "
+                     f"and {infs} infinite values; where a stage has the same NaN or the same "
+                     "infinity at the same place, it counts as equal there.")
+    first = next((r for r in rows if not math.isfinite(r.max_abs)), None)
+    if first is not None:
+        what = "NaN" if math.isnan(first.max_abs) else "an infinite"
+        notes.append(f"numerics: stage {first.stage} is the first whose outputs differ from the "
+                     f"module's by {what} amount: a NaN or an infinity appeared, vanished or "
+                     "moved there, or an output changed shape.")
+    return notes
 
 
 def _defaults_after(script, given: int) -> tuple:
@@ -548,50 +729,35 @@ def _takes_self(graph) -> bool:
 
 
 def _copy_state(module):
-    import copy
-
     return copy.deepcopy(module)
 
 
 # --- the public entry point ----------------------------------------------------------------
 
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_CACHE_PER_MODULE = 8  # argument sets kept per module (the inspector toggles between them)
-_path_cache: dict = {}
-_script_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_CACHE_PER_MODULE = 8  # argument sets kept per module (the inspector toggles between them)
+CACHE_SIZE = 8  # reports kept, over all modules and files (each holds a frozen module)
+# Reports and scripted modules, keyed by content (freezeviz.cache): a key that could be
+# wrong does not exist; state that cannot be read reliably is frozen again every time.
+_cache = BoundedCache(CACHE_SIZE)
+_script_cache = BoundedCache(CACHE_SIZE)
 
 
-def module_fingerprint(module) -> tuple:
-    """Cheap identity of a module's current state: any change means freeze again."""
-    items = []
-    for mname, sub in module.named_modules():
-        items.append((mname, sub.training))
-    for k, t in module.state_dict(keep_vars=True).items():
-        items.append((k, t._version, t.data_ptr(), tuple(t.shape), t.dtype))
-    if isinstance(module, torch.jit.ScriptModule):
-        def walk(c, prefix):
-            for n, v in torch._C._jit_debug_module_iterators(c)["named_attributes"]:
-                if isinstance(v, torch._C.ScriptModule):
-                    walk(v, prefix + n + ".")
-                elif isinstance(v, (int, float, str, bool, type(None))):
-                    items.append((prefix + n, v))
-                elif not isinstance(v, torch.Tensor):
-                    items.append((prefix + n, repr(v)[:200]))
-        walk(module._c, "")
-    else:
-        for mname, sub in module.named_modules():
-            for k, v in vars(sub).items():
-                if k.startswith("_") or k == "training":
-                    continue
-                items.append((mname + "." + k, v if isinstance(v, (int, float, str, bool)) else id(v)))
-    return tuple(items)
+def module_fingerprint(module) -> Key | None:
+    """The content key of a module's whole state (every tensor's bytes, every attribute of
+    every submodule with its type, training flags), or None when part of it cannot be read
+    reliably, and nothing computed from it may be reused."""
+    return content_key(module)
 
 
 def _inputs_key(inputs):
+    """``example_inputs`` by value; None when there are none; _UNREADABLE when some part of
+    them cannot be read reliably."""
     if inputs is None:
         return None
-    return tuple((id(t), getattr(t, "_version", None)) for t in _flat_tensors(_as_tuple(inputs)))
+    key = content_key(inputs)
+    return _UNREADABLE if key is None else key
+
+
+_UNREADABLE = object()
 
 
 def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numerics: bool = True,
@@ -608,47 +774,73 @@ def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numeri
     if isinstance(preserved_attrs, str):
         preserved_attrs = [preserved_attrs]
     preserved = list(dict.fromkeys(preserved_attrs or []))
+    inputs_key = _inputs_key(example_inputs)
     options = (tuple(preserved), bool(optimize_numerics), bool(optimize_for_inference),
-               _inputs_key(example_inputs))
+               inputs_key)
+    args = (preserved, optimize_numerics, optimize_for_inference, example_inputs)
     warns: list[str] = []
     with quiet_torchscript_warnings(warns):
         if isinstance(module, (str, os.PathLike)):
-            path = os.path.abspath(os.fspath(module))
-            stat = os.stat(path) if os.path.exists(path) else None
-            key = (path, stat.st_mtime_ns if stat else None, stat.st_size if stat else None, options)
-            if key in _path_cache:
-                return _path_cache[key]
-            script, name = load_module(module, example_inputs, warns)
-            report = _freeze_script(script, name, preserved, optimize_numerics,
-                                    optimize_for_inference, example_inputs, warns)
-            _path_cache[key] = report
-            return report
+            return _freeze_file(module, options, args, warns)
         if not isinstance(module, torch.nn.Module):
             load_module(module)  # raises the right error
         _check_not_frozen(module, _type_name(module))
-        fp = module_fingerprint(module)
-        per_module = _cache.setdefault(module, {})
-        if (fp, options) in per_module:
-            return per_module[(fp, options)]
-        if isinstance(module, torch.jit.ScriptModule):
-            script, name = module, _type_name(module)
-        else:
-            cached = _script_cache.get(module)
-            if cached and cached[0] == fp:
-                _, script, name, script_warns = cached
-            else:
-                script_warns: list[str] = []
-                script, name = load_module(module, example_inputs, script_warns)
-                _script_cache[module] = (fp, script, name, script_warns)
-            warns.extend(script_warns)
-        report = _freeze_script(script, name, preserved, optimize_numerics, optimize_for_inference,
-                                example_inputs, warns)
-        for key in [k for k in per_module if k[0] != fp]:
-            del per_module[key]  # reports of an older state of the module
-        while len(per_module) >= _CACHE_PER_MODULE:
-            del per_module[next(iter(per_module))]
-        per_module[(fp, options)] = report
+        state = module_fingerprint(module)
+        key = None if state is None or inputs_key is _UNREADABLE else (state, options)
+        report = _cache.get(module, key) if key is not None else None
+        if report is not None:
+            return report
+        script, name = _script_of(module, state, example_inputs, inputs_key, warns)
+        report = _record_how(_freeze_script(script, name, *args, warns), module, script)
+        if key is not None:
+            _cache.put(module, key, report)
         return report
+
+
+def _freeze_file(path, options, args, warns) -> FreezeReport:
+    """A file is known by its bytes: a rewrite within the same second is a new file."""
+    path = os.path.abspath(os.fspath(path))
+    content = file_key(path) if os.path.isfile(path) else None
+    key = None if content is None or options[-1] is _UNREADABLE else (path, content, options)
+    report = _cache.get(None, key) if key is not None else None
+    if report is not None:
+        return report
+    script, name = load_module(path, args[-1], warns)
+    report = _record_how(_freeze_script(script, name, *args, warns), path, script)
+    if key is not None:
+        _cache.put(None, key, report)
+    return report
+
+
+def _script_of(module, state, example_inputs, inputs_key, warns):
+    """The ScriptModule to freeze: the module itself, or torch.jit.script of it (reused while
+    its state is the same; a traced one only for the same example inputs)."""
+    if isinstance(module, torch.jit.ScriptModule):
+        return module, _type_name(module)
+    cached = _script_cache.get(module, state) if state is not None else None
+    if cached is not None and (cached[3] is None or cached[3] == inputs_key):
+        script, name, script_warns, _ = cached
+    else:
+        script_warns: list[str] = []
+        script, name = load_module(module, example_inputs, script_warns)
+        traced = not isinstance(script, RecursiveScriptModule)  # traced: inputs matter
+        if state is not None and not (traced and inputs_key is _UNREADABLE):
+            _let_go_of_original(script)
+            _script_cache.put(module, state, (script, name, script_warns,
+                                              inputs_key if traced else None))
+    warns.extend(script_warns)
+    return script, name
+
+
+def _let_go_of_original(script) -> None:
+    """torch.jit.script wraps each compiled method with functools.wraps(original bound
+    method), so the ScriptModule holds the user's module alive. The cached one is freezeviz's
+    own and must not: drop that back reference, or the module (and its cache entries) would
+    live as long as the cache."""
+    for sub in script.modules():
+        for value in list(vars(sub).values()):
+            if isinstance(value, torch._C.ScriptMethod):
+                vars(value).pop("__wrapped__", None)
 
 
 def _check_not_frozen(script, name) -> None:

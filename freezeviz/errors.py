@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 
 
 class FreezeError(RuntimeError):
@@ -27,11 +28,30 @@ def did_you_mean(name: str, candidates: list[str]) -> str:
 
 
 _OVERLAP_RE = re.compile(r"overlaps")
+_NO_FIELD_RE = re.compile(r"does not have a field with name '([^']*)'")
 
 
-def explain_torch_freeze_error(exc: BaseException, preserved: list[str]) -> FreezeError:
-    """Map a message from torch's freezer to a FreezeError that says what to do."""
+def _submodule_method_error(names: list[str], field: str, msg: str) -> FreezeError:
+    owner, _, _ = names[0].rpartition(".")
+    which = (f"the method {names[0]!r} of a submodule" if len(names) == 1 else
+             "methods of submodules (" + ", ".join(repr(n) for n in names) + ")")
+    return FreezeError(
+        f"preserved_attrs names {which}. torch.jit.freeze freezes such a method as if it "
+        f"belonged to the root module: it looks up the state the method reads on the root, "
+        f"which has no {field!r}, and fails. Preserve the submodule instead ({owner!r}), which "
+        f"keeps all its methods, or add a root method that calls self.{names[0]}() and "
+        "preserve that.", torch_message=msg)
+
+
+def explain_torch_freeze_error(exc: BaseException, preserved: list[str],
+                               submodule_methods: Sequence[str] = ()) -> FreezeError:
+    """Map a message from torch's freezer to a FreezeError that says what to do.
+
+    ``submodule_methods``: the names in ``preserved`` that are methods of submodules
+    (``"sub.helper"``), which torch freezes only when the root has every field they read."""
     msg = str(exc)
+    if submodule_methods and (m := _NO_FIELD_RE.search(msg)):
+        return _submodule_method_error(list(submodule_methods), m.group(1), msg)
     if "Freezing modules containing prim::ModuleContainerIndex" in msg:
         return FreezeError(
             "This module indexes a ModuleList or ModuleDict with a value known only at run time "
@@ -63,7 +83,7 @@ def explain_torch_freeze_error(exc: BaseException, preserved: list[str]) -> Free
             "forward (or a preserved method) returns the module itself (`return self`); a frozen "
             "module cannot do that, since freezing removes the module's state. Return tensors or "
             "values instead, or do not preserve that method.", torch_message=msg)
-    if m := re.search(r"Unknown name: (\S+)", msg):
+    if m := re.search(r"Unknown name: ([^\n]+)", msg):  # names may hold spaces
         return FreezeError(
             f"preserved_attrs names {m.group(1)!r}, which this module does not have. Use a name "
             "printed by `freezeviz.freeze(model).attributes` or a method name.", torch_message=msg)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 import torch
 
 from .snapshot import BlockInfo, ConstantInfo, GraphSnapshot, NodeInfo, SourceLoc, ValueInfo
+from .sources import node_source
 
-_SOURCE_RE = re.compile(r"# (.+):(\d+):(\d+)$")
 _HIER_SKIP = ("SELF", "UNKNOWN_INSTANCE")
 _HIER_RE = re.compile(r"([^.()]+)\([^()]*\)")
 _PREVIEW_VALUES = 4
@@ -131,14 +131,10 @@ def _scope_fixer(module_paths: frozenset[str]):
 
 
 def source_of(node) -> SourceLoc | None:
-    kind = node.kind()
-    if kind in ("prim::GetAttr",):
+    """The node's location and line of code, read from the source the module keeps."""
+    if node.kind() == "prim::GetAttr":
         return None
-    first = str(node).split("\n", 1)[0]
-    m = _SOURCE_RE.search(first)
-    if not m:
-        return None
-    return SourceLoc(m.group(1), int(m.group(2)), int(m.group(3)))
+    return node_source(node)
 
 
 def snapshot_graph(

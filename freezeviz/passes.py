@@ -22,6 +22,9 @@ class FrozenPass:
     torch_name: str  # attribute of torch._C
     description: str
     takes_module: bool = False  # _jit_pass_remove_dropout takes the module, not a graph
+    # For passes that replace a constant by a new one made from it: what the new one is
+    # ("its transpose"), so an attribute's story can say its value lives on, rewritten.
+    rewrite: str = ""
 
 
 REMOVE_DROPOUT = FrozenPass(
@@ -47,10 +50,17 @@ OPTIMIZE_FOR_INFERENCE = (
     FrozenPass("fuse_conv_add_relu", "_jit_pass_fuse_frozen_conv_add_relu",
                "Fuses conv + add + relu into one cuDNN op (CUDA only; no change on CPU)."),
     FrozenPass("convert_to_mkldnn", "_jit_pass_convert_frozen_ops_to_mkldnn",
-               "Moves runs of constant-weight convolutions and their neighbours to MKLDNN tensors."),
+               "Moves runs of constant-weight convolutions and their neighbours to MKLDNN "
+               "tensors: each weight and bias constant is replaced by an MKLDNN copy named "
+               "after it (`self.conv.weight_mkldnn`).",
+               rewrite="an MKLDNN copy of it"),
     FrozenPass("transpose_frozen_linear", "_jit_pass_transpose_frozen_linear",
-               "Pre-transposes Linear weights: linear(x, W, b) becomes matmul(x, W.t()) + b."),
+               "Pre-transposes Linear weights: linear(x, W, b) becomes matmul(x, Wt) + b, with "
+               "Wt a new constant. It runs no dead-code elimination, so the original weight "
+               "constant stays in the graph, unused.",
+               rewrite="its transpose, which a matmul now reads"),
 )
+REWRITES = {p.name: p.rewrite for p in OPTIMIZE_FOR_INFERENCE if p.rewrite}
 
 # The loop of numerics passes ends after a full round that changed nothing; a runaway guard.
 MAX_NUMERICS_ROUNDS = 20

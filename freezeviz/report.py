@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import linecache
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,10 +22,8 @@ class Evidence:
 
     @property
     def code(self) -> str:
-        """The source line itself, when the file is readable."""
-        if self.source is None:
-            return ""
-        return linecache.getline(self.source.file, self.source.line).strip()
+        """The source line, as kept with the module ("" where the module keeps no source)."""
+        return (self.source.code or "") if self.source is not None else ""
 
     def __str__(self) -> str:
         where = f" at {self.source.short}" if self.source else ""
@@ -44,6 +42,9 @@ class AttributeInfo:
     constant: str | None = None  # debug name of the constant it became (final stage)
     folded_by: str | None = None  # stage name of the pass that folded it away
     warning: str | None = None
+    # stage name of the last pass that replaced its constant by a new one made from it
+    # (optimize_for_inference: an MKLDNN copy, a transposed weight); ``constant`` names that one
+    rewritten_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -89,6 +90,17 @@ class NumericsRow:
     max_rel: float
 
 
+def json_safe(value):
+    """``value`` with every non-finite float written as "nan", "inf" or "-inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 @dataclass
 class FreezeReport:
     """What ``freezeviz.freeze`` found. ``frozen_module`` is the real frozen ScriptModule."""
@@ -106,6 +118,13 @@ class FreezeReport:
     passes_check: str
     numerics: list[NumericsRow] = field(default_factory=list)
     seconds: float = 0.0
+    # Class constants (``__constants__``, ``Final``): torch.jit.script compiled them into the
+    # code, so they are no module state; kept apart from ``attributes`` (one row per slot)
+    constants: list[AttributeInfo] = field(default_factory=list)
+    # How the ScriptModule was obtained: "scripted" or "traced" (from an nn.Module), "loaded"
+    # (from source_path) or "given" (a ScriptModule passed in)
+    obtained: str = "given"
+    source_path: str | None = None
     frozen_module: Any = field(default=None, repr=False, compare=False)
 
     # --- lookup ---------------------------------------------------------------------------
@@ -127,14 +146,17 @@ class FreezeReport:
         return self.stages_of(method)[-1]
 
     def attribute(self, path: str) -> AttributeInfo:
+        """An attribute (or submodule) by path, or a class constant (``__constants__``)."""
         path = path.removeprefix("self.")
-        for a in self.attributes:
+        for a in (*self.attributes, *self.constants):
             if a.path == path:
                 return a
         from .errors import did_you_mean
 
+        names = [a.path for a in (*self.attributes, *self.constants)]
+        names += [m.name for m in self.methods]
         raise KeyError(f"No attribute {path!r} in this module."
-                       f"{did_you_mean(path, [a.path for a in self.attributes])}")
+                       f"{did_you_mean(path, names)}")
 
     @property
     def fates(self) -> dict[str, Fate]:
@@ -142,7 +164,11 @@ class FreezeReport:
 
     # --- words ----------------------------------------------------------------------------
     def explain(self, path: str) -> str:
-        """The story of one attribute, for a terminal."""
+        """The story of one attribute (or method), for a terminal."""
+        name = path.removeprefix("self.").removesuffix("()")
+        method = next((m for m in self.methods if m.name == name), None)
+        if method is not None and not any(a.path == name for a in self.attributes):
+            return self._explain_method(method)
         a = self.attribute(path)
         lines = [f"self.{a.path} ({a.kind}, {a.type}): {a.fate.label} [{a.fate.value}]", "",
                  a.why]
@@ -153,9 +179,29 @@ class FreezeReport:
                 lines.append(f"  - in {e.method}(): {e.kind} {e.description}{where}")
                 if e.code:
                     lines.append(f"      {e.code}")
+                elif e.source is not None:
+                    lines.append("      (source text not kept with the module, so not quoted)")
+                elif e.kind == "prim::SetAttr":
+                    lines.append("      (TorchScript keeps no line for an assignment, and the code "
+                                 "around this one does not single it out)")
         if a.warning:
             lines += ["", f"Warning: {a.warning}"]
         return "\n".join(lines)
+
+    def _explain_method(self, m: MethodInfo) -> str:
+        head = f"self.{m.name}() (method): "
+        if m.kept:
+            why = ("torch.jit.freeze always keeps forward" if m.name == "forward"
+                   else "You named it in preserved_attrs")
+            return (head + f"kept\n\n{why}, so the frozen module keeps {m.name}(), "
+                    "with the state it only reads inlined as constants. Its stages: "
+                    f"report.stages_of({m.name!r}).")
+        if m.preserved:
+            return (head + f"removed\n\nYou named {m.name}() in preserved_attrs, yet the frozen "
+                    "module no longer holds it.")
+        return (head + f"removed\n\ntorch.jit.freeze keeps only forward and the methods named in "
+                f"preserved_attrs, so the freezer removed {m.name}(). Add {m.name!r} to "
+                "preserved_attrs to keep it, with the state it writes.")
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -167,15 +213,28 @@ class FreezeReport:
                 f"stages that changed the graph: {', '.join(changed) or 'none'}")
 
     def repro(self) -> str:
-        """The equivalent ``torch.jit.freeze`` call."""
+        """The same freeze in plain torch, from what was passed to ``freezeviz.freeze``."""
         pres = list(self.preserved_attrs)
-        call = f"frozen = torch.jit.freeze(scripted.eval(), preserved_attrs={pres!r}"
-        call += f", optimize_numerics={self.optimize_numerics})"
-        lines = ["import torch", "scripted = torch.jit.script(model)  # or torch.jit.load(path)", call]
+        lines = ["import torch", *self._repro_module()]
+        lines.append(f"frozen = torch.jit.freeze(module.eval(), preserved_attrs={pres!r}, "
+                     f"optimize_numerics={self.optimize_numerics})")
         if self.optimize_for_inference:
             others = [m.name for m in self.methods if m.preserved and m.name != "forward"]
             lines.append(f"frozen = torch.jit.optimize_for_inference(frozen, other_methods={others!r})")
         return "\n".join(lines)
+
+    def _repro_module(self) -> list[str]:
+        if self.obtained == "scripted":
+            return ["module = torch.jit.script(model)"]
+        if self.obtained == "traced":
+            return ["# torch.jit.script could not compile the model, so it was traced with the",
+                    "# example inputs: the trace records the one path those inputs took.",
+                    "model.eval()",
+                    "with torch.no_grad():",
+                    "    module = torch.jit.trace(model, example_inputs)"]
+        if self.obtained == "loaded":
+            return [f"module = torch.jit.load({self.source_path!r}, map_location='cpu')"]
+        return ["module = model  # the ScriptModule passed in, used as it is"]
 
     # --- pictures and diffs (drawn from snapshots alone) ----------------------------------
     def draw(self, stage: str | Stage = "final", *, method: str = "forward",
@@ -205,6 +264,7 @@ class FreezeReport:
             "optimize_numerics": self.optimize_numerics,
             "optimize_for_inference": self.optimize_for_inference,
             "attributes": [a.to_dict() for a in self.attributes],
+            "constants": [a.to_dict() for a in self.constants],
             "methods": [asdict(m) for m in self.methods],
             "stages": [
                 {"name": s.name, "method": s.method, "description": s.description,
@@ -212,13 +272,18 @@ class FreezeReport:
                  "nodes": s.graph.count()}
                 for s in self.stages
             ],
+            "obtained": self.obtained,
+            "source_path": self.source_path,
             "warnings": list(self.warnings),
             "passes_check": self.passes_check,
-            "numerics": [asdict(n) for n in self.numerics],
+            "numerics": [json_safe(asdict(n)) for n in self.numerics],
         }
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        """Strict JSON: a NaN or an infinity is written as the string "nan", "inf" or "-inf"
+        (bare NaN/Infinity are not JSON, and most parsers other than Python's reject them)."""
+        kwargs.setdefault("allow_nan", False)
+        return json.dumps(json_safe(self.to_dict()), **kwargs)
 
     def __repr__(self) -> str:
         return f"<FreezeReport {self.summary()}>"

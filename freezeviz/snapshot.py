@@ -6,8 +6,25 @@ The engine (``freezeviz.extract``) builds them from ``torch._C.Graph`` objects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+
+# ipykernel compiles each notebook cell as /tmp/ipykernel_<pid>/<hash>.py; plain IPython
+# names it <ipython-input-<count>-<hash>>
+_IPYKERNEL_CELL_RE = re.compile(r"(?:^|[/\\])ipykernel_\d+[/\\]\d+\.py$")
+_IPYTHON_INPUT_RE = re.compile(r"^<ipython-input-(\d+)-[0-9a-f]+>$")
+
+
+def notebook_cell(file: str, count: int | None = None) -> str | None:
+    """``"cell In[3]"`` / ``"notebook cell"`` when ``file`` is a notebook cell, else None."""
+    m = _IPYTHON_INPUT_RE.match(file)
+    if m:
+        return f"cell In[{m.group(1)}]"
+    if _IPYKERNEL_CELL_RE.search(file):
+        return f"cell In[{count}]" if count is not None else "notebook cell"
+    return None
 
 
 @dataclass(frozen=True)
@@ -17,13 +34,24 @@ class SourceLoc:
     file: str
     line: int
     col: int = 0
+    # The line of code, from the source TorchScript keeps with the module (so it is the code
+    # the module was built from, whatever the file holds now); None where the module keeps
+    # no source text (traced modules).
+    code: str | None = field(default=None, compare=False)
+    # Execution count of the notebook cell that ``file`` stands for, when IPython knew it.
+    cell: int | None = field(default=None, compare=False)
 
     @property
     def short(self) -> str:
-        """``file.py:LINE`` with the directory stripped."""
+        """``file.py:LINE`` with the directory stripped; ``cell In[3], line 14`` for a cell."""
+        cell = notebook_cell(self.file, self.cell)
+        if cell is not None:
+            return f"{cell}, line {self.line}"
         return f"{self.file.rsplit('/', 1)[-1]}:{self.line}"
 
     def __str__(self) -> str:
+        if notebook_cell(self.file) is not None:
+            return self.short  # the cell's temporary file name means nothing to a reader
         return f"{self.file}:{self.line}"
 
 

@@ -112,7 +112,7 @@ def test_strings_report_is_escaped_and_offline(strings_report, tmp_path):
     assert [s["name"] for s in data["stages"]] == [s.name for s in strings_report.stages]
     for section in ("graphs", "stages", "attributes", "alias", "code", "repro"):
         assert f'<section id="{section}"' in text
-    assert "torch.jit.freeze(scripted.eval()" in text
+    assert "torch.jit.freeze(module.eval()" in text
 
 
 def test_hostile_strings_never_become_markup(hostile_report):

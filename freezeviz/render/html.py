@@ -240,7 +240,7 @@ def _chip(fate: Fate, *, button: bool = False, count: int | None = None) -> str:
 def _src(loc) -> str:
     if loc is None:
         return ""
-    return f'<span class="fv-src" title="{esc(loc.file)}:{loc.line}">{esc(loc.short)}</span>'
+    return f'<span class="fv-src" title="{esc(str(loc))}">{esc(loc.short)}</span>'
 
 
 def _section(ident: str, title: str, body: str, sub: str = "", cls: str = "") -> str:

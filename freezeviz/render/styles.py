@@ -234,7 +234,7 @@ def tooltip(node: NodeInfo, scope: str, key: str) -> str:
         lines.append(f"%{clean(o.name, 60)} : {clean(o.type, 200)}{shape}")
     lines += ["scope: " + clean(scope, 200)] if scope else []
     if node.source is not None:
-        lines.append(f"source: {clean(node.source.file, 300)}:{node.source.line}")
+        lines.append(f"source: {clean(str(node.source), 300)}")
     if node.constant is not None:
         lines.append("value: " + clean(node.constant.preview, 200))
         lines += ["from self." + clean(a, 200) for a in node.constant.attributes[:20]]

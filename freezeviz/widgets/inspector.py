@@ -330,25 +330,28 @@ class FreezeInspector(W.VBox):
 
     # --- freezing and caching -------------------------------------------------------------
     def _state_key(self):
-        """What the module is now: a report cached under another state is not reused."""
+        """What the module (or file) and the example inputs hold now, by content: a report
+        made from other content is never shown. None when part of it cannot be read
+        reliably; then no report is reused."""
+        from ..cache import content_key, file_key
+
         module = self._module
         try:
             if isinstance(module, (str, os.PathLike)):
-                st = os.stat(module)
-                return (os.path.abspath(os.fspath(module)), st.st_mtime_ns, st.st_size)
-            import torch
-
-            if isinstance(module, torch.nn.Module):
-                from ..engine import module_fingerprint
-
-                return module_fingerprint(module)
-        except Exception:  # no fingerprint: reports are reused for the same names only
+                state = (os.path.abspath(os.fspath(module)), file_key(os.fspath(module)))
+            else:
+                state = content_key(module)
+        except OSError:
             return None
-        return None
+        inputs = None if self._example_inputs is None else content_key(self._example_inputs)
+        if state is None or (self._example_inputs is not None and inputs is None):
+            return None
+        return state, inputs
 
     def _freeze(self, names: list[str]):
-        key = (self._state_key(), tuple(sorted(names)))
-        report = self._reports.get(key)
+        state = self._state_key()
+        key = None if state is None else (state, tuple(sorted(names)))
+        report = self._reports.get(key) if key is not None else None
         if report is not None:
             self._reports.move_to_end(key)
             return report
@@ -356,6 +359,8 @@ class FreezeInspector(W.VBox):
 
         report = freezeviz.freeze(self._module, names, self._optimize_numerics,
                                   example_inputs=self._example_inputs)
+        if key is None:
+            return report
         self._reports[key] = report
         while len(self._reports) > max(1, self.cache_size):
             _, old = self._reports.popitem(last=False)
@@ -684,11 +689,8 @@ class FreezeInspector(W.VBox):
                 a = report.attribute(primary)
             except KeyError:
                 a = None
-        code = ""
-        if node.source is not None:
-            import linecache
-
-            code = linecache.getline(node.source.file, node.source.line).strip()
+        # the line as kept with the module, not whatever the file holds today
+        code = (node.source.code or "") if node.source is not None else ""
         return {
             "type": "node", "node": node.id, "kind": node.kind, "scope": node.scope,
             "inputs": list(node.inputs),

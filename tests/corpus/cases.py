@@ -12,6 +12,8 @@ from typing import Callable
 import torch
 
 from . import modules as M
+from . import modules_containers as C
+from . import modules_edges as E
 
 
 @dataclass
@@ -104,6 +106,60 @@ CASES = [
     Case("object_attr", M.ObjectAttr, expect={"cfg": "inlined"}, inputs=x(2)),
     Case("optimize_for_inference", M.ConvBN, optimize_for_inference=True,
          expect={"bn.running_mean": "folded"}, inputs=x(1, 3, 6, 6)),
+    # --- state reached through lists, tuples and dicts; LSTM/GRU; pooled equal constants ---
+    Case("lstm", C.LSTMWrap, expect={"rnn.weight_ih_l0": "inlined", "rnn.bias_hh_l1": "inlined",
+                                     "rnn._flat_weights": "inlined"}, inputs=x(5, 2, 3)),
+    Case("gru_bidirectional", C.GRUWrap,
+         expect={"rnn.weight_hh_l0_reverse": "inlined", "rnn._flat_weights": "inlined"},
+         inputs=x(5, 2, 3)),
+    Case("tensor_list_read", C.TensorList, expect={"ws": "inlined"}, inputs=x(3)),
+    Case("tensor_dict_read", C.TensorDict, expect={"d": "inlined"}, inputs=x(3)),
+    Case("tensor_tuple_read", C.TensorTuple, expect={"pair": "inlined"}, inputs=x(3)),
+    Case("params_through_list", C.ParamsThroughList,
+         expect={"a": "inlined", "b": "inlined", "ws": "inlined"}, inputs=x(3)),
+    Case("list_element_written", C.ElementWritten,
+         expect={"ws": "inlined", "a": "inlined", "b": "inlined"},
+         warning=r"`ws` is written in place through its element \[0\]"),
+    Case("tensors_in_kept_list", C.TensorsInKeptList,
+         expect={"ws": "preserved_mutated", "a": "removed_unused"}),
+    Case("pooled_conv_bn_bn", C.ConvBNBN,
+         expect={"bn.weight": "folded", "bn.running_var": "folded", "bn2.weight": "inlined",
+                 "bn2.running_var": "inlined"}, inputs=x(1, 3, 6, 6)),
+    Case("random_conv_bn_bn", C.random_statistics(C.ConvBNBN),
+         expect={"bn.weight": "folded", "bn2.weight": "inlined"}, inputs=x(1, 3, 6, 6)),
+    Case("pooled_bn_stack", C.BNStack,
+         expect={"bn1.weight": "folded", "bn2.running_var": "folded", "bn3.weight": "inlined",
+                 "bn3.running_mean": "inlined"}, inputs=x(1, 3, 6, 6)),
+    # equal statistics make the two batch_norm ops equal, common-subexpression elimination
+    # merges them, and the convolution's output, now used once, lets fold_conv_bn fold them:
+    # here torch's own graph depends on the values (random_twin_bn keeps both)
+    Case("pooled_twin_bn", C.TwinBN, expect={"bn_a.weight": "folded", "bn_b.weight": "folded"},
+         inputs=x(1, 3, 6, 6)),
+    Case("random_twin_bn", C.random_statistics(C.TwinBN),
+         expect={"bn_a.weight": "inlined", "bn_b.weight": "inlined"}, inputs=x(1, 3, 6, 6)),
+    Case("pooled_ofi", C.BNStack, optimize_for_inference=True,
+         expect={"bn1.weight": "folded", "bn3.bias": "inlined"}, inputs=x(1, 3, 6, 6)),
+    # --- edge cases: names with spaces, optimize_for_inference fates, fork, None, Final ---
+    Case("names_with_spaces", E.SpacedKeys,
+         expect={"layers.layer one.weight": "inlined", "layers.a\nb.bias": "inlined",
+                 "layers.ünï.weight": "inlined", "layers.is set.bias": "inlined"}, inputs=x(2, 3)),
+    Case("ofi_rewrites", E.ConvThenLinear, optimize_for_inference=True,
+         expect={"conv.weight": "inlined", "conv.bias": "inlined", "lin.weight": "inlined",
+                 "lin.bias": "inlined"}, inputs=x(1, 3, 6, 6)),
+    Case("fork_self_write", E.ForkSelfWrite, expect={"fb": "inlined"},
+         warning=r"`fb`.*torch\.jit\.fork.*shared by every call"),
+    Case("fork_self_setattr", E.ForkSelfCount, expect={"count": "inlined"},
+         warning=r"`count`.*torch\.jit\.fork.*fails"),
+    Case("fork_assign_only", E.ForkAssignOnly, expect={"count": "removed_unused"},
+         warning=r"`count`.*torch\.jit\.fork.*fail"),
+    Case("none_state", E.NoneState, expect={"lin.bias": "inlined", "nb": "removed_unused"},
+         inputs=x(2, 3)),
+    Case("class_constants", E.WithConstants, expect={"lin.weight": "inlined"}, inputs=x(2)),
+    Case("dotted_method_accepted", E.DottedPureMethod, ["sub.helper"],
+         expect={"sub": "preserved_requested", "sub.z": "inlined"}, inputs=x(2)),
+    Case("dotted_method_shadowed", E.ShadowedByRoot, ["sub.helper"],
+         expect={"sub": "preserved_requested", "z": "inlined"},
+         warning=r"sub\.helper.*root module's `z`", inputs=x(2)),
     # errors
     Case("err_modulelist_index", M.ModuleListIndex, error=r"ModuleList.*for loop"),
     Case("err_overlap", M.Overlapping, error=r"overlapping values"),
