@@ -50,6 +50,12 @@ class Key:
     keep: tuple = field(default=(), compare=False, repr=False)
 
 
+try:
+    from xxhash import xxh3_128 as _xxh3_128
+except ImportError:  # optional speed-up; SHA-1 gives the same guarantees, ten times slower
+    _xxh3_128 = None
+
+
 def _new_hash():
     try:
         return hashlib.sha1(usedforsecurity=False)  # not for security; fastest with SHA-NI
@@ -307,8 +313,11 @@ def _bytes_of(flat: torch.Tensor) -> memoryview:
 
 
 def _digest(flat: torch.Tensor) -> bytes:
-    h = _new_hash()
-    h.update(_bytes_of(flat))  # hashlib lets go of the GIL for large buffers
+    # xxh3-128 reads about 20 GB/s (ResNet-50's 98 MB in 5 ms, against 55 ms for SHA-1): a
+    # 128-bit hash, so two different weights meeting by chance is out of the question; like
+    # SHA-1 it is not meant to stand against contents crafted to collide. Both let go of the GIL.
+    h = _xxh3_128() if _xxh3_128 is not None else _new_hash()
+    h.update(_bytes_of(flat))
     return h.digest()
 
 
