@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-from .errors import FreezeError
-from .fates import Fate
-from .report import AttributeInfo, Evidence, FreezeReport
-from .snapshot import GraphSnapshot, NodeInfo, Stage
+from freezeviz.data.fates import Fate
+from freezeviz.data.report import AttributeInfo, Evidence, FreezeReport
+from freezeviz.data.snapshot import GraphSnapshot, NodeInfo, Stage
+from freezeviz.errors import FreezeError
 
 __all__ = [
     "AttributeInfo",
@@ -32,8 +32,8 @@ def freeze(module, preserved_attrs=None, optimize_numerics=True, *, example_inpu
            optimize_for_inference=False) -> FreezeReport:
     """Freeze ``module`` exactly as ``torch.jit.freeze`` does and report every stage.
 
-    Takes the same arguments as ``torch.jit.freeze``; see :func:`freezeviz.engine.freeze`."""
-    from .engine import freeze as _freeze
+    Takes the same arguments as ``torch.jit.freeze``; see :func:`freezeviz.engine.torchscript.run.freeze`."""
+    from freezeviz.engine.torchscript.run import freeze as _freeze
 
     return _freeze(module, preserved_attrs, optimize_numerics, example_inputs=example_inputs,
                    optimize_for_inference=optimize_for_inference)
@@ -44,15 +44,15 @@ def compare(a, b, *, allow=None):
     falsy when none did, printed as a table. ``assert not freezeviz.compare(base, report)``.
 
     Each side is a FreezeReport, a fates document (``freezeviz attrs --json``, loaded) or the
-    path of a fates file; see :func:`freezeviz.baseline.compare`."""
-    from .baseline import compare as _compare
+    path of a fates file; see :func:`freezeviz.data.baseline.compare`."""
+    from freezeviz.data.baseline import compare as _compare
 
     return _compare(a, b, allow=allow)
 
 
 def inspect(module, preserved_attrs=None, optimize_numerics=True, *, example_inputs=None):
     """Open the interactive inspector (a Jupyter widget) on ``module``."""
-    from .widgets.inspector import FreezeInspector
+    from freezeviz.widgets.inspector import FreezeInspector
 
     return FreezeInspector(module, preserved_attrs, optimize_numerics,
                            example_inputs=example_inputs)

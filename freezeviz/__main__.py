@@ -1,6 +1,6 @@
 """``python -m freezeviz``: the command line (see :mod:`freezeviz.cli`)."""
 
-from .cli import main
+from freezeviz.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -261,7 +261,7 @@ def _inputs_arg(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from freezeviz import __version__
 
     parser = argparse.ArgumentParser(
         prog=PROG, formatter_class=_Formatter,
@@ -357,7 +357,7 @@ def _backend(text: str) -> str:
 
 
 def _allow(text: str) -> str:
-    from .baseline import BaselineError, allow_rules
+    from freezeviz.data.baseline import BaselineError, allow_rules
 
     try:
         allow_rules([text], where="--allow")
@@ -509,8 +509,8 @@ def freeze_from_args(args, progress: _Progress, spec: str | None = None):
 
 
 def _freeze_from_args(args, progress: _Progress, spec: str):
-    from . import freeze
-    from .errors import FreezeError
+    from freezeviz import freeze
+    from freezeviz.errors import FreezeError
 
     model, display = load_model(spec, progress)
     preserved = [n for group in args.preserve for n in group]
@@ -541,7 +541,7 @@ def _size(n: int) -> str:
 
 
 def cmd_report(args, progress: _Progress) -> int:
-    from .render.html import render_html
+    from freezeviz.render.html import render_html
 
     path = output_target(args.output, inputs={args.model: "the model file"}, marker=REPORT_MARKER,
                          what="report", default_name="report.html")
@@ -589,7 +589,7 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozense
 
 
 def cmd_stages(args, progress: _Progress) -> int:
-    from .render.html import stage_description
+    from freezeviz.render.html import stage_description
 
     report = freeze_from_args(args, progress)
     stages = report.stages
@@ -627,7 +627,7 @@ def cmd_stages(args, progress: _Progress) -> int:
 def cmd_attrs(args, progress: _Progress) -> int:
     report = freeze_from_args(args, progress)
     if args.json:
-        from .baseline import fates_document, to_json
+        from freezeviz.data.baseline import fates_document, to_json
 
         sys.stdout.write(to_json(fates_document(report)))
         _warn_all(report, progress)
@@ -663,7 +663,7 @@ def _short(text: str, limit: int) -> str:
 
 def _read_fates(path: str):
     """A fates document, or exit 2 saying what is wrong with the file."""
-    from .baseline import BaselineError, read_fates
+    from freezeviz.data.baseline import BaselineError, read_fates
 
     try:
         return read_fates(path)
@@ -697,7 +697,7 @@ def _annotation_path(path: str) -> str:
 
 
 def cmd_check(args, progress: _Progress) -> int:
-    from .baseline import JUNIT_MARKER, baseline_lines, compare, fates_document, to_json
+    from freezeviz.data.baseline import JUNIT_MARKER, baseline_lines, compare, fates_document, to_json
 
     junit = None
     if args.junit:
@@ -751,7 +751,7 @@ def _is_json_file(spec: str) -> bool:
 
 
 def cmd_diff(args, progress: _Progress) -> int:
-    from .baseline import compare, fates_document
+    from freezeviz.data.baseline import compare, fates_document
 
     sides = [_is_json_file(spec) for spec in (args.old, args.new)]
     page = None
@@ -781,7 +781,7 @@ def cmd_diff(args, progress: _Progress) -> int:
     elif not changes:
         progress("no fate changed, so there is nothing to draw (no page written)")
     else:
-        from .render.compare_page import render_compare_page
+        from freezeviz.render.compare_page import render_compare_page
 
         text = render_compare_page(reports[0], reports[1], changes, old_name=names[0],
                                    new_name=names[1], progress=progress)
@@ -834,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     progress = _Progress(args.quiet)
-    from .errors import FreezeError
+    from freezeviz.errors import FreezeError
 
     try:
         return args.func(args, progress)

@@ -148,7 +148,7 @@ def main() -> None:
     print("Stages:", ", ".join(f"{s.name}{'*' if s.changed else ''}" for s in report.stages),
           "(* = changed the graph)")
     try:
-        from .render.html import write_report
+        from freezeviz.render.html import write_report
     except ImportError:
         return
     os.makedirs("out", exist_ok=True)

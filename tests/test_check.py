@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import freezeviz
-from freezeviz.baseline import FateChange, FateChanges, fates_document, gh_escape, to_json
 from freezeviz.cli import main
+from freezeviz.data.baseline import FateChange, FateChanges, fates_document, gh_escape, to_json
 
 from .test_cli import REPO, _env, assert_error, run_all
 
@@ -432,7 +432,7 @@ def test_assert_not_compare_explains_itself_in_pytest(tmp_path):
     test_file.write_text(
         "import freezeviz\n"
         "from tests.test_check import Net, WritesCalls\n"
-        "from freezeviz.baseline import fates_document\n\n"
+        "from freezeviz.data.baseline import fates_document\n\n"
         "def test_fates():\n"
         "    base = fates_document(freezeviz.freeze(Net()))\n"
         "    assert not freezeviz.compare(base, freezeviz.freeze(WritesCalls()))\n",

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import freezeviz
-from freezeviz.analysis import get_path, inventory
-from freezeviz.engine import normalize_graph_text
+from freezeviz.engine.torchscript.analysis import get_path, inventory
+from freezeviz.engine.torchscript.run import normalize_graph_text
 from tests.corpus import modules as M
 from tests.corpus import modules_containers as C
 from tests.corpus.cases import CASES, Case

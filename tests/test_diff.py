@@ -1,4 +1,4 @@
-"""freezeviz.diff: node identity across stages, matching, text diff and summary."""
+"""freezeviz.data.diff: node identity across stages, matching, text diff and summary."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "render"))
 import render_models as rm
 
-from freezeviz.diff import diff_summary, diff_text, match_nodes, node_key, node_keys
+from freezeviz.data.diff import diff_summary, diff_text, match_nodes, node_key, node_keys
 
 
 @pytest.fixture(scope="module")

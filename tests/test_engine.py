@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import freezeviz
-from freezeviz.engine import normalize_graph_text
+from freezeviz.engine.torchscript.run import normalize_graph_text
 from tests.corpus import modules as M
 
 
@@ -210,7 +210,7 @@ def test_pooled_constants_follow_graph_copies():
 
 
 def test_snapshots_hold_every_node_blocks_included():
-    from freezeviz.extract import snapshot_graph
+    from freezeviz.engine.torchscript.extract import snapshot_graph
 
     def count(nodes):
         return sum(1 + sum(count(b.nodes()) for b in n.blocks()) for n in nodes)

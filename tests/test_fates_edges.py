@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import freezeviz
-from freezeviz.analysis import inventory
-from freezeviz.jitlog import LogLine, parse_freeze_log
+from freezeviz.engine.torchscript.analysis import inventory
+from freezeviz.engine.torchscript.jitlog import LogLine, parse_freeze_log
 from tests.corpus import modules as M
 from tests.corpus import modules_edges as E
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 import freezeviz
-from freezeviz.engine import normalize_graph_text
-from freezeviz.snapshot import SourceLoc
+from freezeviz.data.snapshot import SourceLoc
+from freezeviz.engine.torchscript.run import normalize_graph_text
 from tests.corpus import modules as M
 
 
@@ -131,8 +131,8 @@ def _corpus_modules():
 def test_locations_agree_with_torchs_own_printing_across_the_corpus():
     """File, line and column as torch prints them (``# file.py:12:8``) for every node of every
     corpus module, scripted, saved and loaded, or traced; code for every scripted node."""
-    from freezeviz.extract import iter_torch_nodes
-    from freezeviz.sources import node_source
+    from freezeviz.engine.torchscript.extract import iter_torch_nodes
+    from freezeviz.engine.torchscript.sources import node_source
 
     printed_re = re.compile(r"# (.+):(\d+):(\d+)$")
     checked = with_code = 0
@@ -405,7 +405,7 @@ def test_notebook_cell_locations_read_as_cells(file, cell, short):
 
 
 def test_cell_number_comes_from_ipython(monkeypatch):
-    from freezeviz import sources
+    from freezeviz.engine.torchscript import sources
 
     name = "/tmp/ipykernel_999/31415.py"
 

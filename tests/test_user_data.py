@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 import freezeviz
-from freezeviz import jitlog
+from freezeviz.engine.torchscript import jitlog
 
 
 class Counted(nn.Module):

@@ -1,10 +1,10 @@
 """Drawing TorchScript graph snapshots with Graphviz: ``draw``, ``legend``, ``GraphView``.
 
-Render never imports torch; it works from :mod:`freezeviz.snapshot` objects alone.
+Render never imports torch; it works from :mod:`freezeviz.data.snapshot` objects alone.
 """
 
 from __future__ import annotations
 
-from .view import GraphView, LayoutTimeout, draw, legend, run_dot
+from freezeviz.render.view import GraphView, LayoutTimeout, draw, legend, run_dot
 
 __all__ = ["GraphView", "LayoutTimeout", "draw", "legend", "run_dot"]

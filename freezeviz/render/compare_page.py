@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..fates import Fate
-from ..snapshot import GraphSnapshot, ValueInfo
-from .html import _asset, _chip, _generated_css, _section, esc, inline_svg
-from .view import draw
+from freezeviz.data.fates import Fate
+from freezeviz.data.snapshot import GraphSnapshot, ValueInfo
+from freezeviz.render.html import _asset, _chip, _generated_css, _section, esc, inline_svg
+from freezeviz.render.view import draw
 
 __all__ = ["excerpt", "render_compare_page"]
 
@@ -111,7 +111,7 @@ def _table(changes) -> str:
 def render_compare_page(old, new, changes, *, old_name: str, new_name: str,
                         progress: Callable[[str], None] | None = None,
                         timeout: float | None = 10.0) -> str:
-    """The page (a string) for two FreezeReports and their :class:`~freezeviz.baseline.FateChanges`."""
+    """The page (a string) for two FreezeReports and their :class:`~freezeviz.data.baseline.FateChanges`."""
     t0 = time.perf_counter()
     drawn = list(changes)[:MAX_DRAWN]
     if progress and drawn:

@@ -1,6 +1,6 @@
 """Snapshot -> DOT text: what is drawn, how it is labelled, how it is grouped.
 
-Owns the translation of a :class:`~freezeviz.snapshot.GraphSnapshot` into Graphviz DOT:
+Owns the translation of a :class:`~freezeviz.data.snapshot.GraphSnapshot` into Graphviz DOT:
 folding scalar arguments and module plumbing into labels (:class:`Plan`), module-scope
 clusters and collapsed submodule boxes, If/Loop block clusters, node ids, classes and
 tooltips (:func:`to_dot`). Looks and text escaping come from :mod:`.styles`.
@@ -12,9 +12,9 @@ import hashlib
 import os
 from collections import Counter
 
-from ..snapshot import GraphSnapshot, NodeInfo
-from . import styles as S
-from .styles import svg_id
+from freezeviz.data.snapshot import GraphSnapshot, NodeInfo
+from freezeviz.render import styles as S
+from freezeviz.render.styles import svg_id
 
 FANOUT_FOLD = 8  # a tensor constant with more consumers is folded into their labels
 

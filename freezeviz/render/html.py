@@ -10,7 +10,7 @@ itself is allowed by its hash only, so nothing from the model can ever run.
 Drawings: each distinct graph is laid out once (stages that left the graph unchanged share
 their predecessor's snapshot object, so they share its SVG); the default before/after pair of
 each method is drawn a second time with diff colours. Other pairs get diff colours in the
-browser, by node id (ids are stable across stages, see :func:`freezeviz.diff.node_key`).
+browser, by node id (ids are stable across stages, see :func:`freezeviz.data.diff.node_key`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..fates import Fate
-from . import styles as S
+from freezeviz.data.fates import Fate
+from freezeviz.render import styles as S
+from freezeviz.web import asset
 
 __all__ = ["render_html", "write_report"]
 
@@ -290,7 +291,7 @@ def _graphs_section(d: _Drawings, report) -> str:
 <div class="fv-foot"></div>
 </div>"""
 
-    from . import legend
+    from freezeviz.render import legend
 
     try:
         legend_svg = inline_svg(legend().svg)
@@ -494,7 +495,7 @@ def _changes_section(report) -> str:
 
 
 def _header(report, d: _Drawings) -> str:
-    from .. import __version__
+    from freezeviz import __version__
 
     opts = [f"preserved_attrs=<b>{esc(list(report.preserved_attrs))}</b>",
             f"optimize_numerics=<b>{report.optimize_numerics}</b>"]
@@ -542,7 +543,7 @@ def _repro_section(report) -> str:
 # --- the page ------------------------------------------------------------------------------------
 
 def _asset(name: str) -> str:
-    return (_HERE / name).read_text(encoding="utf-8")
+    return asset(name)
 
 
 def render_html(report, *, progress: Callable[[str], None] | None = None,

@@ -1,7 +1,7 @@
 """The visual language of freezeviz drawings: one source of truth for colours and shapes.
 
 Owns every colour, shape and font used by :mod:`freezeviz.render.dot`, the colour of each
-attribute :class:`~freezeviz.fates.Fate`, the CSS classes put on SVG elements, the entries
+attribute :class:`~freezeviz.data.fates.Fate`, the CSS classes put on SVG elements, the entries
 of the legend, and how text is written into DOT (:func:`clean`, :func:`quote`: nothing from
 the model is ever interpreted as markup). Change the look here and only here.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from ..fates import FATE_LABELS, Fate
-from ..snapshot import NodeInfo
+from freezeviz.data.fates import FATE_LABELS, Fate
+from freezeviz.data.snapshot import NodeInfo
 
 FONT = "Helvetica,Arial,sans-serif"
 
@@ -67,7 +67,7 @@ HIGHLIGHT = {"color": "#c026d3", "penwidth": "3.2"}
 EDGE_WRITE = {"color": "#dc2626", "style": "dashed", "fontcolor": "#b91c1c",
               "constraint": "false"}
 
-# Fate -> (fill, border). The plain-word labels live in freezeviz.fates.
+# Fate -> (fill, border). The plain-word labels live in freezeviz.data.fates.
 FATE_COLORS: dict[Fate, tuple[str, str]] = {
     Fate.INLINED: ("#dbeafe", "#3b82f6"),
     Fate.FOLDED: ("#e0e7ff", "#6366f1"),

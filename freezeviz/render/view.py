@@ -12,11 +12,11 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from ..diff import match_nodes, node_keys
-from ..snapshot import GraphSnapshot
-from . import styles as S
-from .dot import Plan, to_dot
-from .styles import attrs_text, clean, quote, svg_id
+from freezeviz.data.diff import match_nodes, node_keys
+from freezeviz.data.snapshot import GraphSnapshot
+from freezeviz.render import styles as S
+from freezeviz.render.dot import Plan, to_dot
+from freezeviz.render.styles import attrs_text, clean, quote, svg_id
 
 INSTALL_HELP = ("the Graphviz `dot` program is not installed (or not on PATH); install it with "
                 "`apt-get install graphviz`, `conda install -c conda-forge graphviz` or "

@@ -3,7 +3,7 @@ anywidget front-end pieces it is made of (:class:`GraphView`, :class:`AttributeT
 
 from __future__ import annotations
 
-from .graphview import AttributeTable, GraphView
-from .inspector import FreezeInspector
+from freezeviz.widgets.graphview import AttributeTable, GraphView
+from freezeviz.widgets.inspector import FreezeInspector
 
 __all__ = ["AttributeTable", "FreezeInspector", "GraphView"]

@@ -9,14 +9,13 @@ view to draw from the ``_fv_kind`` trait.
 
 from __future__ import annotations
 
-import pathlib
-
 import anywidget
 import traitlets as t
 
-_HERE = pathlib.Path(__file__).parent
-ESM = _HERE / "graphview.js"
-CSS = _HERE / "graphview.css"
+from freezeviz.web import HERE as _WEB
+
+ESM = _WEB / "graphview.js"
+CSS = _WEB / "graphview.css"
 
 
 class GraphView(anywidget.AnyWidget):

@@ -26,9 +26,9 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..errors import FreezeError
-from ..fates import Fate
-from .graphview import AttributeTable, GraphView
+from freezeviz.data.fates import Fate
+from freezeviz.errors import FreezeError
+from freezeviz.widgets.graphview import AttributeTable, GraphView
 
 __all__ = ["FreezeInspector"]
 
@@ -55,7 +55,7 @@ def _esc(text: Any) -> str:
 
 def _fate_colors() -> dict[str, tuple[str, str]]:
     try:
-        from ..render.styles import FATE_COLORS
+        from freezeviz.render.styles import FATE_COLORS
 
         return {f.value: tuple(c) for f, c in FATE_COLORS.items()}
     except Exception:  # render not importable: a neutral palette
@@ -136,7 +136,7 @@ class FreezeInspector(W.VBox):
     # --- public API ------------------------------------------------------------------------
     @property
     def report(self):
-        """The :class:`~freezeviz.report.FreezeReport` shown now (the last good one)."""
+        """The :class:`~freezeviz.data.report.FreezeReport` shown now (the last good one)."""
         return self._report
 
     @property
@@ -333,7 +333,7 @@ class FreezeInspector(W.VBox):
         """What the module (or file) and the example inputs hold now, by content: a report
         made from other content is never shown. None when part of it cannot be read
         reliably; then no report is reused."""
-        from ..cache import content_key, file_key
+        from freezeviz.engine.cache import content_key, file_key
 
         module = self._module
         try:
@@ -590,7 +590,7 @@ class FreezeInspector(W.VBox):
     # --- selection ------------------------------------------------------------------------
     def _keys(self, drawn: _Drawn) -> dict[str, str]:
         """node id -> node key, exactly as :func:`freezeviz.render.draw` computed them."""
-        from ..diff import match_nodes, node_keys
+        from freezeviz.data.diff import match_nodes, node_keys
 
         report = self._report
         snap = report.stage(drawn.stage, drawn.method).graph
@@ -604,7 +604,7 @@ class FreezeInspector(W.VBox):
     def _id_map(self, drawn: _Drawn) -> dict[str, tuple[str, str]]:
         if drawn.ids is not None:
             return drawn.ids
-        from ..render.dot import svg_id
+        from freezeviz.render.dot import svg_id
 
         snap = self._report.stage(drawn.stage, drawn.method).graph
         ids: dict[str, tuple[str, str]] = {"fv_output": ("output", "")}
@@ -728,7 +728,7 @@ class FreezeInspector(W.VBox):
         self._render_details()
 
     def _attribute_ids(self, drawn: _Drawn, path: str) -> list[str]:
-        from ..render.dot import svg_id
+        from freezeviz.render.dot import svg_id
 
         snap = self._report.stage(drawn.stage, drawn.method).graph
         keys = self._keys(drawn)
@@ -1097,7 +1097,7 @@ def _alias_svg(dot: str) -> str:
     if len(dot) > ALIAS_DOT_MAX_CHARS:
         return ("<p class='fv-muted'>The alias graph is too large to draw here.</p>" + source)
     try:
-        from ..render import run_dot
+        from freezeviz.render import run_dot
 
         svg = run_dot(dot, timeout=10.0).decode("utf-8", "replace")
     except Exception as exc:  # dot missing, timed out, or torch's text not valid DOT

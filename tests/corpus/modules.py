@@ -9,9 +9,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
 # --- the two examples of the torch.jit.freeze documentation (defined in freezeviz.examples)
 from freezeviz.examples import MyModule, MyModule2  # noqa: E402,F401
+
 
 # --- mutation ----------------------------------------------------------------------------
 class InplaceBuffer(nn.Module):

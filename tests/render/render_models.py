@@ -7,8 +7,8 @@ They live in a real file because torch.jit.script needs their source.
 import torch
 from torch import nn
 
-from freezeviz.analysis import find_writers
-from freezeviz.extract import snapshot_graph
+from freezeviz.engine.torchscript.analysis import find_writers
+from freezeviz.engine.torchscript.extract import snapshot_graph
 from tests.corpus.modules import InplaceBuffer  # noqa: F401  (used by conftest as rm.InplaceBuffer)
 
 

@@ -7,8 +7,8 @@ import sys
 
 from render_helpers import dot_attr, dot_nodes
 
-from freezeviz.diff import node_key
-from freezeviz.fates import Fate
+from freezeviz.data.diff import node_key
+from freezeviz.data.fates import Fate
 from freezeviz.render import draw
 from freezeviz.render.styles import svg_id
 
@@ -22,7 +22,7 @@ def _classes(attrs):
 
 
 def test_render_does_not_import_torch():
-    code = ("import sys, freezeviz.render, freezeviz.diff, freezeviz.render.styles; "
+    code = ("import sys, freezeviz.render, freezeviz.data.diff, freezeviz.render.styles; "
             "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -10,8 +10,8 @@ import render_models as rm
 from render_helpers import needs_dot, parse_svg, svg_nodes
 
 from freezeviz import examples
+from freezeviz.data.snapshot import ConstantInfo, GraphSnapshot, NodeInfo, SourceLoc, ValueInfo
 from freezeviz.render import draw
-from freezeviz.snapshot import ConstantInfo, GraphSnapshot, NodeInfo, SourceLoc, ValueInfo
 
 pytestmark = needs_dot
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from render_helpers import check_dot, needs_dot, parse_svg, svg_nodes, svg_texts
 
-from freezeviz.fates import Fate
-from freezeviz.render import GraphView, draw, legend
-from freezeviz.snapshot import (
+from freezeviz.data.fates import Fate
+from freezeviz.data.snapshot import (
     BlockInfo,
     ConstantInfo,
     GraphSnapshot,
@@ -15,6 +14,7 @@ from freezeviz.snapshot import (
     SourceLoc,
     ValueInfo,
 )
+from freezeviz.render import GraphView, draw, legend
 
 pytestmark = needs_dot
 

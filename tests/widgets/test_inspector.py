@@ -10,8 +10,8 @@ import ipywidgets as W
 import pytest
 
 import freezeviz
+from freezeviz.data.fates import Fate
 from freezeviz.examples import MyModule2, resnet_tiny
-from freezeviz.fates import Fate
 from freezeviz.widgets import AttributeTable, FreezeInspector, GraphView
 
 pytestmark = pytest.mark.needs_dot

@@ -1,7 +1,7 @@
 """Plain, immutable, picklable data describing a TorchScript graph at one stage.
 
 Nothing here imports torch: render, widgets, report and CLI work from these objects alone.
-The engine (``freezeviz.extract``) builds them from ``torch._C.Graph`` objects.
+The engine (``freezeviz.engine.torchscript.extract``) builds them from ``torch._C.Graph`` objects.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-
 
 # ipykernel compiles each notebook cell as /tmp/ipykernel_<pid>/<hash>.py; plain IPython
 # names it <ipython-input-<count>-<hash>>

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .extract import iter_torch_nodes
-from .sources import AssignmentLocator
+from freezeviz.engine.torchscript.extract import iter_torch_nodes
+from freezeviz.engine.torchscript.sources import AssignmentLocator
 
 
 @functools.lru_cache(maxsize=4096)
@@ -84,7 +84,7 @@ def _fields(loc) -> tuple | None:
 
 
 def _source(node) -> tuple | None:
-    from .extract import source_of
+    from freezeviz.engine.torchscript.extract import source_of
 
     return _fields(source_of(node))
 

@@ -20,17 +20,21 @@ from collections.abc import Sequence
 import torch
 from torch.jit._script import RecursiveScriptModule
 
-from . import passes as P
-from .analysis import attribute_paths, find_writers, fork_subgraphs, inventory, method_names
-from .attributes import (class_constants, decide_fates, preserved_submodule_methods,
-                         trace_constants)
-from .cache import BoundedCache, Key, content_key, file_key
-from .diff import normalize_graph_text
-from .errors import FreezeError, did_you_mean, explain_torch_freeze_error
-from .extract import snapshot_graph
-from .jitlog import capture_jit_log, parse_freeze_log
-from .report import AliasInfo, AliasWriter, FreezeReport, MethodInfo
-from .snapshot import SourceLoc, Stage
+from freezeviz.data.diff import normalize_graph_text
+from freezeviz.data.report import AliasInfo, AliasWriter, FreezeReport, MethodInfo
+from freezeviz.data.snapshot import SourceLoc, Stage
+from freezeviz.engine.cache import BoundedCache, Key, content_key, file_key
+from freezeviz.engine.torchscript import passes as P
+from freezeviz.engine.torchscript.analysis import attribute_paths, find_writers, fork_subgraphs, inventory, method_names
+from freezeviz.engine.torchscript.attributes import (
+    class_constants,
+    decide_fates,
+    preserved_submodule_methods,
+    trace_constants,
+)
+from freezeviz.engine.torchscript.extract import snapshot_graph
+from freezeviz.engine.torchscript.jitlog import capture_jit_log, parse_freeze_log
+from freezeviz.errors import FreezeError, did_you_mean, explain_torch_freeze_error
 
 # --- inputs --------------------------------------------------------------------------------
 
@@ -166,7 +170,7 @@ def validate_preserved(cmod, preserved: list[str]) -> None:
     A method of a submodule (``"sub.helper"``) is left to torch: it freezes one that reads no
     state the root module lacks, and refuses the others (explain_torch_freeze_error says why).
     """
-    from .analysis import inventory
+    from freezeviz.engine.torchscript.analysis import inventory
 
     slots = {s.path for s in inventory(cmod)}
     methods = set(method_names(cmod))
@@ -592,7 +596,7 @@ def compute_numerics(script, report: FreezeReport, graphs: dict[int, object], in
     constants and of the inputs: a write freezeviz did not see (inside a fork body, into a
     list element, into an input) then lands on a copy, never on the user's module, the user's
     inputs or the frozen module in the report, and never leaks into the next run."""
-    from .report import NumericsRow
+    from freezeviz.data.report import NumericsRow
 
     inputs = _as_tuple(inputs) + _defaults_after(script, len(_as_tuple(inputs)))
     with torch.no_grad():
@@ -735,7 +739,7 @@ def _copy_state(module):
 # --- the public entry point ----------------------------------------------------------------
 
 CACHE_SIZE = 8  # reports kept, over all modules and files (each holds a frozen module)
-# Reports and scripted modules, keyed by content (freezeviz.cache): a key that could be
+# Reports and scripted modules, keyed by content (freezeviz.engine.cache): a key that could be
 # wrong does not exist; state that cannot be read reliably is frozen again every time.
 _cache = BoundedCache(CACHE_SIZE)
 _script_cache = BoundedCache(CACHE_SIZE)

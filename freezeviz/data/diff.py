@@ -3,7 +3,7 @@
 Owns the node identity used everywhere a stage is compared with another: :func:`node_key`
 (also the SVG ``id`` of a drawn node, so two panes can be linked), :func:`match_nodes`,
 and the textual views of a change, :func:`diff_text` (like LLVM's ``-print-changed``) and
-:func:`diff_summary`. Works on :mod:`freezeviz.snapshot` objects only; never imports torch.
+:func:`diff_summary`. Works on :mod:`freezeviz.data.snapshot` objects only; never imports torch.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import weakref
 from collections import Counter
 
-from .snapshot import GraphSnapshot, NodeInfo
+from freezeviz.data.snapshot import GraphSnapshot, NodeInfo
 
 _MANGLE_RE = re.compile(r"___torch_mangle_\d+\.")
 _NUMERIC_NAME_RE = re.compile(r"^\d+(\.\d+)?$")

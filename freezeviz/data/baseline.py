@@ -1,6 +1,6 @@
 """Attribute fates as a stable JSON document (format 1), and comparing two sets of fates.
 
-:func:`fates_document` turns a :class:`~freezeviz.report.FreezeReport` into the document that
+:func:`fates_document` turns a :class:`~freezeviz.data.report.FreezeReport` into the document that
 ``freezeviz attrs --json`` prints and ``freezeviz check`` keeps as its baseline (the schema is
 ``freezeviz/schemas/fates-1.schema.json``). It is sorted and holds no timings and no folders,
 so the same model gives the same bytes on any machine and the file can live in a repository.
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import FreezeError
-from .fates import Fate
-from .report import json_safe
+from freezeviz.data.fates import Fate
+from freezeviz.data.report import json_safe
+from freezeviz.errors import FreezeError
 
 __all__ = ["ABSENT", "BaselineError", "FateChange", "FateChanges", "FORMAT", "SCHEMA", "compare",
            "fates_document", "read_fates", "to_json", "validate"]
@@ -377,7 +377,7 @@ def _side(obj: Any, which: str) -> _Side:
 def compare(a, b, *, allow=None) -> FateChanges:
     """The attributes whose fate differs from ``a`` (the baseline) to ``b`` (now).
 
-    Each side is a :class:`~freezeviz.report.FreezeReport`, a fates document (a dict in
+    Each side is a :class:`~freezeviz.data.report.FreezeReport`, a fates document (a dict in
     format 1, as ``freezeviz attrs --json`` prints) or the path of a fates file. ``allow``
     (path or pattern -> fate or fates, or ``"PATH=FATE"`` strings) and the ``"allow"`` section
     of either document accept known changes. Settings that differ (preserved_attrs,

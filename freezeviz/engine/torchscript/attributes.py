@@ -11,14 +11,23 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from . import passes as P
-from .analysis import (WriteEvidence, attribute_paths, container_tensors, element_holders,
-                       get_path, inventory, method_names, tensor_identity, used_paths)
-from .extract import iter_torch_nodes
-from .fates import Fate
-from .jitlog import FreezeDecisions
-from .report import AttributeInfo, Evidence
-from .snapshot import SourceLoc, Stage
+from freezeviz.data.fates import Fate
+from freezeviz.data.report import AttributeInfo, Evidence
+from freezeviz.data.snapshot import SourceLoc, Stage
+from freezeviz.engine.torchscript import passes as P
+from freezeviz.engine.torchscript.analysis import (
+    WriteEvidence,
+    attribute_paths,
+    container_tensors,
+    element_holders,
+    get_path,
+    inventory,
+    method_names,
+    tensor_identity,
+    used_paths,
+)
+from freezeviz.engine.torchscript.extract import iter_torch_nodes
+from freezeviz.engine.torchscript.jitlog import FreezeDecisions
 
 
 class ConstantTracer:

@@ -7,8 +7,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .fates import Fate
-from .snapshot import SourceLoc, Stage
+from freezeviz.data.fates import Fate
+from freezeviz.data.snapshot import SourceLoc, Stage
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class FreezeReport:
         for a in (*self.attributes, *self.constants):
             if a.path == path:
                 return a
-        from .errors import did_you_mean
+        from freezeviz.errors import did_you_mean
 
         names = [a.path for a in (*self.attributes, *self.constants)]
         names += [m.name for m in self.methods]
@@ -239,7 +239,7 @@ class FreezeReport:
     # --- pictures and diffs (drawn from snapshots alone) ----------------------------------
     def draw(self, stage: str | Stage = "final", *, method: str = "forward",
              diff_against: str | Stage | None = None, **options):
-        from .render import draw
+        from freezeviz.render import draw
 
         st = self.stage(stage, method)
         other = self.stage(diff_against, method).graph if diff_against is not None else None
@@ -251,7 +251,7 @@ class FreezeReport:
         return draw(st.graph, diff_against=other, **options)
 
     def diff(self, a: str | Stage, b: str | Stage, method: str = "forward") -> str:
-        from .diff import diff_text
+        from freezeviz.data.diff import diff_text
 
         sa, sb = self.stage(a, method), self.stage(b, method)
         return diff_text(sa.graph, sb.graph, a_name=sa.label, b_name=sb.label)

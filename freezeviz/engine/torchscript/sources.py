@@ -15,7 +15,7 @@ import functools
 import re
 import sys
 
-from .snapshot import SourceLoc, notebook_cell
+from freezeviz.data.snapshot import SourceLoc, notebook_cell
 
 # '  File "/path/model.py", line 12' opens a scripted node's highlighted source range
 _HEADER_RE = re.compile(r'  File "(.*)", line (\d+)')

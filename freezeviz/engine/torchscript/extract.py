@@ -1,4 +1,4 @@
-"""Turn a ``torch._C.Graph`` into a plain :class:`~freezeviz.snapshot.GraphSnapshot`.
+"""Turn a ``torch._C.Graph`` into a plain :class:`~freezeviz.data.snapshot.GraphSnapshot`.
 
 This is the only place that walks torch's IR objects. Weight tensors are never copied:
 a snapshot keeps their shape, dtype and a short preview.
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import torch
 
-from .snapshot import BlockInfo, ConstantInfo, GraphSnapshot, NodeInfo, SourceLoc, ValueInfo
-from .sources import node_source
+from freezeviz.data.snapshot import BlockInfo, ConstantInfo, GraphSnapshot, NodeInfo, SourceLoc, ValueInfo
+from freezeviz.engine.torchscript.sources import node_source
 
 _HIER_SKIP = ("SELF", "UNKNOWN_INSTANCE")
 _HIER_RE = re.compile(r"([^.()]+)\([^()]*\)")

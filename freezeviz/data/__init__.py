@@ -1,0 +1,2 @@
+"""Plain, immutable, picklable results: snapshots, reports, fates, text diffs, the fates
+document. Never imports torch."""

@@ -1,0 +1,1 @@
+"""The TorchScript backend: runs torch.jit.freeze stage by stage and reads its decisions."""
