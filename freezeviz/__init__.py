@@ -1,8 +1,22 @@
 """freezeviz: see what ``torch.jit.freeze`` does to your model.
 
->>> import freezeviz                                    # doctest: +SKIP
->>> report = freezeviz.freeze(model, preserved_attrs=["version"])   # doctest: +SKIP
->>> print(report.explain("modified_tensor"))            # doctest: +SKIP
+The second example of torch.jit.freeze's documentation: forward writes ``modified_tensor`` and
+``version`` is kept by name.
+
+>>> import freezeviz
+>>> from freezeviz.examples import MyModule2
+>>> report = freezeviz.freeze(MyModule2().eval(), preserved_attrs=["version"])
+>>> report
+<FreezeReport MyModule2: 3 attributes (1 removed: unused, 1 kept: written, 1 kept: you asked);
+ stages that changed the graph: none>
+>>> print(report.explain("modified_tensor"))
+self.modified_tensor (attribute, Tensor): kept: written [preserved_mutated]
+<BLANKLINE>
+forward() writes it in place (aten::add_) at examples.py:..., so the freezer keeps it as module
+state: a constant could not change between calls.
+...
+>>> report.frozen_module.version    # the real torch.jit.freeze result
+1
 """
 
 from __future__ import annotations
@@ -29,14 +43,15 @@ __version__ = "0.1.0"
 
 
 def freeze(module, preserved_attrs=None, optimize_numerics=True, *, example_inputs=None,
-           optimize_for_inference=False) -> FreezeReport:
+           optimize_for_inference=False, backend="torchscript") -> FreezeReport:
     """Freeze ``module`` exactly as ``torch.jit.freeze`` does and report every stage.
 
-    Takes the same arguments as ``torch.jit.freeze``; see :func:`freezeviz.engine.torchscript.run.freeze`."""
-    from freezeviz.engine.torchscript.run import freeze as _freeze
+    Takes the same arguments as ``torch.jit.freeze``; ``backend`` names the freezer observed
+    (``"torchscript"``). See :func:`freezeviz.engine.api.freeze`."""
+    from freezeviz.engine.api import freeze as _freeze
 
     return _freeze(module, preserved_attrs, optimize_numerics, example_inputs=example_inputs,
-                   optimize_for_inference=optimize_for_inference)
+                   optimize_for_inference=optimize_for_inference, backend=backend)
 
 
 def compare(a, b, *, allow=None):

@@ -17,10 +17,10 @@ import torch
 import torch.nn as nn
 
 import freezeviz
-from freezeviz.engine.torchscript import run as engine
+from freezeviz.engine import api as engine
 from freezeviz.engine.torchscript.analysis import inventory
 from freezeviz.engine.torchscript.extract import tensor_preview
-from freezeviz.engine.torchscript.run import normalize_graph_text
+from freezeviz.data.diff import normalize_graph_text
 
 # --- modules whose state lives outside parameters and persistent buffers -------------------
 

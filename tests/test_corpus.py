@@ -11,7 +11,7 @@ import torch
 
 import freezeviz
 from freezeviz.engine.torchscript.analysis import get_path, inventory
-from freezeviz.engine.torchscript.run import normalize_graph_text
+from freezeviz.data.diff import normalize_graph_text
 from tests.corpus import modules as M
 from tests.corpus import modules_containers as C
 from tests.corpus.cases import CASES, Case

@@ -3,6 +3,7 @@ numerics are measured, the freezer's log is captured and the logging state resto
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import pickle
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 import freezeviz
-from freezeviz.engine.torchscript.run import normalize_graph_text
+from freezeviz.data.diff import normalize_graph_text
 from tests.corpus import modules as M
 
 
@@ -228,9 +229,58 @@ def test_each_stage_code_is_that_stage_and_pickles_as_text():
     frozen, nodrop, folded = (report.stage(n) for n in ("frozen", "remove_dropout", "fold_conv_bn"))
     assert "dropout" in frozen.code and "dropout" not in nodrop.code
     assert "batch_norm" in nodrop.code and "batch_norm" not in folded.code
+    # plain text from the start: the report holds no callable into torch
+    assert all(type(s.code) is str for s in report.stages)
     again = pickle.loads(pickle.dumps(report.stages))
     assert [s.code for s in again] == [s.code for s in report.stages]
-    assert all(isinstance(s.code_text, str) for s in again)
+    # a stage that changed nothing shows the code of the graph before it
+    same = [(a, b) for a, b in zip(report.stages, report.stages[1:])
+            if b.method == a.method and b.graph is a.graph]
+    assert same and all(a.code == b.code for a, b in same)
+    truth = torch.jit.freeze(torch.jit.script(conv_bn_relu()))
+    # the body is torch's own printout of the frozen forward (the first line names self's type)
+    assert report.final_stage().code.splitlines()[1:] == truth.code.splitlines()[1:]
+
+
+def test_report_is_complete_and_immutable_once_built():
+    report = freezeviz.freeze(torch.jit.script(M.ConvBN().eval()), example_inputs=torch.randn(1, 3, 8, 8))
+    assert report.numerics and report.stages
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.numerics = ()
+    for name in ("stages", "attributes", "methods", "alias", "warnings", "numerics", "constants"):
+        assert isinstance(getattr(report, name), tuple), name
+    assert not [k for k in vars(report) if k.startswith("_")]
+
+
+def test_unknown_backend_lists_the_known_ones():
+    with pytest.raises(freezeviz.FreezeError, match="'nope'.*'torchscript'"):
+        freezeviz.freeze(M.ConvBN(), backend="nope")
+
+
+def test_a_registered_backend_is_used_by_name():
+    from freezeviz.engine import backend
+
+    made = freezeviz.freeze(torch.jit.script(M.ConvBN().eval()))
+    asked = []
+
+    class Canned:
+        name = "canned"
+
+        def check(self, module):
+            pass
+
+        def freeze(self, request):
+            asked.append(request)
+            return made
+
+    backend.register(Canned())
+    try:
+        assert freezeviz.freeze(M.ConvBN(), ["bn"], False, backend="canned") is made
+        assert isinstance(Canned(), backend.Backend) and "canned" in backend.names()
+    finally:
+        backend.unregister("canned")
+    (req,) = asked
+    assert req.preserved_attrs == ("bn",) and req.optimize_numerics is False
 
 
 def test_module_list_scopes_keep_their_container():
@@ -240,3 +290,20 @@ def test_module_list_scopes_keep_their_container():
     scopes = {n.scope for n in report.final_stage().graph.iter_nodes()}
     assert "layers.0.self_attn" in scopes and "layers.1" in scopes
     assert not any(s.split(".")[0] in ("0", "1") for s in scopes)
+
+
+def test_freeze_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    assert gc.isenabled()
+    freezeviz.freeze(M.ConvBN())
+    assert gc.isenabled()
+    with pytest.raises(freezeviz.FreezeError):
+        freezeviz.freeze(M.ConvBN(), ["no_such_attribute"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        freezeviz.freeze(M.ConvBN(), ["bn"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

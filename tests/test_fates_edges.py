@@ -53,9 +53,7 @@ def test_log_parser_reads_names_with_spaces_and_newlines():
     d = parse_freeze_log(lines)
     assert d.folded == (("weight.1", "d.a\nb.weight", "forward"),
                         ("w", "d.layer one.w", "forward"))
-    assert d.not_materializable == ("a\nb",)
-    assert d.inplace_writers == (("my buf", "my buf.1", "forward"),)
-    assert d.set_attrs == (("is set", "forward"),)
+    assert d.folded_paths == {"d.a\nb.weight", "d.layer one.w"}
 
 
 # --- optimize_for_inference rewrites constants --------------------------------------------

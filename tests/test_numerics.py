@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 import freezeviz
-from freezeviz.engine.torchscript.run import _compare
+from freezeviz.engine.torchscript.numerics import _compare
 
 
 class ConvBiasBN(nn.Module):

@@ -16,7 +16,7 @@ import torch
 
 import freezeviz
 from freezeviz.data.snapshot import SourceLoc
-from freezeviz.engine.torchscript.run import normalize_graph_text
+from freezeviz.data.diff import normalize_graph_text
 from tests.corpus import modules as M
 
 

@@ -382,7 +382,22 @@ def compare(a, b, *, allow=None) -> FateChanges:
     (path or pattern -> fate or fates, or ``"PATH=FATE"`` strings) and the ``"allow"`` section
     of either document accept known changes. Settings that differ (preserved_attrs,
     optimize_numerics...) are reported in ``notes``. ``assert not compare(base, report)``
-    passes when no fate changed."""
+    passes when no fate changed.
+
+    >>> import freezeviz
+    >>> from freezeviz.examples import MyModule2
+    >>> base = freezeviz.freeze(MyModule2().eval(), preserved_attrs=["version"])
+    >>> changes = compare(base, freezeviz.freeze(MyModule2().eval()))
+    >>> changes
+    <FateChanges: 1 of 3 attributes changed fate: self.version: preserved_requested -> removed_unused>
+    >>> print(changes)
+    1 of 3 attributes changed fate:
+      attribute     was                  now             why (now)
+      self.version  preserved_requested  removed_unused  No preserved method reads it, so the freezer removed it.
+    Note: preserved_attrs was ['version'], now []
+    >>> compare(base, base)
+    <FateChanges: no fate changed (3 compared)>
+    """
     old, new = _side(a, "first"), _side(b, "second")
     rules: dict[str, frozenset[str]] = {}
     for source in (old.doc.get("allow"), new.doc.get("allow"), allow):

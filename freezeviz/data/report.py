@@ -101,31 +101,41 @@ def json_safe(value):
     return value
 
 
-@dataclass
+@dataclass(frozen=True)
 class FreezeReport:
-    """What ``freezeviz.freeze`` found. ``frozen_module`` is the real frozen ScriptModule."""
+    """What ``freezeviz.freeze`` found: complete and immutable once built. ``frozen_module`` is
+    the real frozen ScriptModule; everything else is plain data (a pickle leaves the module out,
+    and loads where torch is not installed)."""
 
     module_name: str
     preserved_attrs: tuple[str, ...]
     optimize_numerics: bool
     optimize_for_inference: bool
-    stages: list[Stage]
-    attributes: list[AttributeInfo]
-    methods: list[MethodInfo]
-    alias: list[AliasInfo]
-    warnings: list[str]
+    stages: tuple[Stage, ...]
+    attributes: tuple[AttributeInfo, ...]
+    methods: tuple[MethodInfo, ...]
+    alias: tuple[AliasInfo, ...]
+    warnings: tuple[str, ...]
     log: tuple[str, ...]
     passes_check: str
-    numerics: list[NumericsRow] = field(default_factory=list)
+    numerics: tuple[NumericsRow, ...] = ()
     seconds: float = 0.0
     # Class constants (``__constants__``, ``Final``): torch.jit.script compiled them into the
     # code, so they are no module state; kept apart from ``attributes`` (one row per slot)
-    constants: list[AttributeInfo] = field(default_factory=list)
+    constants: tuple[AttributeInfo, ...] = ()
     # How the ScriptModule was obtained: "scripted" or "traced" (from an nn.Module), "loaded"
     # (from source_path) or "given" (a ScriptModule passed in)
     obtained: str = "given"
     source_path: str | None = None
     frozen_module: Any = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        # a ScriptModule does not pickle, and would tie the pickle to torch
+        return {**self.__dict__, "frozen_module": None}
+
+    def __setstate__(self, state: dict) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
 
     # --- lookup ---------------------------------------------------------------------------
     def stage(self, name: str | Stage, method: str = "forward") -> Stage:
@@ -164,7 +174,21 @@ class FreezeReport:
 
     # --- words ----------------------------------------------------------------------------
     def explain(self, path: str) -> str:
-        """The story of one attribute (or method), for a terminal."""
+        """The story of one attribute (or method), for a terminal.
+
+        >>> import freezeviz
+        >>> from freezeviz.examples import ConvBNReLU
+        >>> report = freezeviz.freeze(ConvBNReLU().eval())
+        >>> print(report.explain("bn.running_mean"))
+        self.bn.running_mean (buffer, Tensor): inlined, then folded away [folded]
+        <BLANKLINE>
+        The freezer inlined it as the constant %self.bn.running_mean; then the pass
+        `fold_conv_bn` folded that constant away (Folds a BatchNorm that follows a convolution
+        into the convolution's weight and bias ...).
+        <BLANKLINE>
+        Evidence:
+          - in forward(): prim::GetAttr read as %running_mean in forward() by aten::batch_norm ...
+        """
         name = path.removeprefix("self.").removesuffix("()")
         method = next((m for m in self.methods if m.name == name), None)
         if method is not None and not any(a.path == name for a in self.attributes):

@@ -76,11 +76,6 @@ class ConstantInfo:
     # own "Folding GetAttr" decisions. Several when constant pooling merged equal values.
     attributes: tuple[str, ...] = ()
 
-    @property
-    def is_scalar(self) -> bool:
-        """Small non-tensor values that the renderer folds into their consumers' labels."""
-        return self.kind in ("int", "float", "bool", "none", "str", "list") and len(self.preview) <= 40
-
 
 @dataclass(frozen=True)
 class BlockInfo:
@@ -116,10 +111,6 @@ class NodeInfo:
             if key == name:
                 return value
         return default
-
-    @property
-    def output_names(self) -> tuple[str, ...]:
-        return tuple(v.name for v in self.outputs)
 
 
 @dataclass(frozen=True)
@@ -202,36 +193,13 @@ class Stage:
     name: str  # "scripted", "inlined", "frozen", "remove_dropout", "fold_conv_bn", ...
     description: str
     graph: GraphSnapshot
-    # The TorchScript code text, or a function that prints it on first use: printing a
-    # graph of thousands of nodes as code takes a while, and most stages' code is never read.
-    # Read it through ``code``; pickling a Stage prints it first, so a pickle is plain text.
-    code_text: object
+    code: str  # the TorchScript code text torch prints for this stage's graph
     changed: bool
     seconds: float
     method: str = "forward"
     # For optimization passes: the pass's Python name and the loop iteration it ran in.
     pass_name: str | None = None
     iteration: int | None = None
-
-    @property
-    def code(self) -> str:
-        text = self.code_text
-        if callable(text):
-            try:
-                text = text()
-            except Exception:  # a graph torch cannot print as code
-                text = ""
-            object.__setattr__(self, "code_text", text)
-        return text
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["code_text"] = self.code
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        for key, value in state.items():
-            object.__setattr__(self, key, value)
 
     @property
     def label(self) -> str:

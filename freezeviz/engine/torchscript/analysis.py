@@ -378,3 +378,21 @@ def element_holders(cmod, containers) -> dict[str, list[tuple[str, str]]]:
         if key in where:
             out[slot.path] = where[key]
     return out
+
+
+def preserved_submodule_methods(cmod, preserved) -> list[str]:
+    """Names in ``preserved`` that are methods of submodules (``"sub.helper"``). torch freezes
+    such a method as if it belonged to the root module (FREEZE_INTERNALS.md, errors)."""
+    out = []
+    for name in preserved:
+        if not isinstance(name, str) or "." not in name:
+            continue
+        owner, _, leaf = name.rpartition(".")
+        try:
+            sub = get_path(cmod, owner)
+        except Exception:
+            sub = None
+        if isinstance(sub, torch._C.ScriptModule) and sub._has_method(leaf) and \
+                name not in {s.path for s in inventory(cmod)}:
+            out.append(name)
+    return out

@@ -92,10 +92,10 @@ def _constant_info(node, attributes: tuple[str, ...]) -> ConstantInfo:
     return ConstantInfo("other", _short(str(node.output().type())), attributes=attributes)
 
 
-def _node_attrs(node) -> tuple[tuple[str, str], ...]:
+def _node_attrs(node, kind: str) -> tuple[tuple[str, str], ...]:
     out = []
     for name in node.attributeNames():
-        if node.kind() == "prim::Constant" and name == "value":
+        if kind == "prim::Constant" and name == "value":
             continue
         k = node.kindOf(name)
         if k in ("i", "f", "s", "is", "fs", "ss"):
@@ -130,9 +130,9 @@ def _scope_fixer(module_paths: frozenset[str]):
     return fix
 
 
-def source_of(node) -> SourceLoc | None:
+def source_of(node, kind: str | None = None) -> SourceLoc | None:
     """The node's location and line of code, read from the source the module keeps."""
-    if node.kind() == "prim::GetAttr":
+    if (kind or node.kind()) == "prim::GetAttr":
         return None
     return node_source(node)
 
@@ -150,70 +150,12 @@ def snapshot_graph(
     ``constant_attributes`` maps a constant's debug name to the attribute paths it stands for;
     ``writes`` maps the program-order index of a node to the attribute paths it writes.
     """
-    constant_attributes = constant_attributes or {}
-    writes = writes or {}
-    fix_scope = _scope_fixer(module_paths) if module_paths else (lambda scope: scope)
-    counter = [0]
-    # value name -> attribute path, for GetAttr chains that start at the graph's self input
-    paths: dict[str, str] = {}
+    walker = _SnapshotWalker(constant_attributes or {}, writes or {},
+                             _scope_fixer(module_paths) if module_paths else None)
     inputs = list(graph.inputs())
     if inputs and isinstance(inputs[0].type(), torch._C.ClassType):
-        paths[inputs[0].debugName()] = ""
-
-    def walk_block(nodes, parent_scope: str = "") -> tuple[NodeInfo, ...]:
-        infos = []
-        for node in nodes:
-            index = counter[0]
-            counter[0] += 1
-            kind = node.kind()
-            # inputsAt/outputsAt: node.inputs() is several times slower through pybind
-            ins = [node.inputsAt(i).debugName() for i in range(node.inputsSize())]
-            outs = tuple(_value_info(node.outputsAt(i)) for i in range(node.outputsSize()))
-            attribute = None
-            if kind in ("prim::GetAttr", "prim::SetAttr"):
-                owner = paths.get(ins[0]) if ins else None
-                if owner is not None:
-                    name = node.s("name")
-                    attribute = f"{owner}.{name}" if owner else name
-                    if kind == "prim::GetAttr":
-                        paths[outs[0].name] = attribute
-            constant = None
-            if kind == "prim::Constant":
-                constant = _constant_info(node, constant_attributes.get(outs[0].name, ()))
-            try:
-                scope = fix_scope(parse_hierarchy(node.getModuleHierarchy()))
-            except Exception:
-                scope = ""
-            if not scope and attribute and kind == "prim::GetAttr" and "." in attribute:
-                scope = attribute.rsplit(".", 1)[0]
-            # torch records no module hierarchy inside If/Loop blocks: inherit the enclosing one
-            scope = scope or parent_scope
-            blocks = tuple(
-                BlockInfo(
-                    _block_inputs(b),
-                    walk_block(b.nodes(), scope),
-                    _block_outputs(b),
-                )
-                for b in (node.blocks() if may_have_blocks(kind) else ())
-            )
-            infos.append(
-                NodeInfo(
-                    id=f"n{index}",
-                    kind=kind,
-                    inputs=tuple(ins),
-                    outputs=outs,
-                    attrs=_node_attrs(node),
-                    blocks=blocks,
-                    scope=scope,
-                    source=source_of(node),
-                    constant=constant,
-                    attribute=attribute,
-                    writes=writes.get(index, ()),
-                )
-            )
-        return tuple(infos)
-
-    nodes = walk_block(graph.nodes())
+        walker.paths[inputs[0].debugName()] = ""
+    nodes = walker.walk(graph.nodes())
     return GraphSnapshot(
         method=method,
         inputs=tuple(_value_info(v) for v in inputs),
@@ -221,6 +163,68 @@ def snapshot_graph(
         nodes=nodes,
         text=str(graph),
     )
+
+
+class _SnapshotWalker:
+    """One walk over a graph's nodes, in program order, blocks included."""
+
+    def __init__(self, constant_attributes: Mapping, writes: Mapping, fix_scope):
+        self.constant_attributes = constant_attributes
+        self.writes = writes
+        self.fix_scope = fix_scope
+        self.counter = 0
+        # value name -> attribute path, for GetAttr chains that start at the graph's self input
+        self.paths: dict[str, str] = {}
+
+    def walk(self, nodes, parent_scope: str = "") -> tuple[NodeInfo, ...]:
+        return tuple(self.node_info(node, parent_scope) for node in nodes)
+
+    def node_info(self, node, parent_scope: str) -> NodeInfo:
+        index = self.counter
+        self.counter += 1
+        kind = node.kind()
+        # inputsAt/outputsAt: node.inputs() is several times slower through pybind
+        ins = tuple(node.inputsAt(i).debugName() for i in range(node.inputsSize()))
+        outs = tuple(_value_info(node.outputsAt(i)) for i in range(node.outputsSize()))
+        attribute = self.attribute(node, kind, ins, outs)
+        constant = None
+        if kind == "prim::Constant":
+            constant = _constant_info(node, self.constant_attributes.get(outs[0].name, ()))
+        scope = self.scope(node, kind, attribute) or parent_scope
+        blocks = ()
+        if may_have_blocks(kind):
+            blocks = tuple(BlockInfo(_block_inputs(b), self.walk(b.nodes(), scope),
+                                     _block_outputs(b)) for b in node.blocks())
+        return NodeInfo(id=f"n{index}", kind=kind, inputs=ins, outputs=outs,
+                        attrs=_node_attrs(node, kind), blocks=blocks, scope=scope,
+                        source=source_of(node, kind), constant=constant, attribute=attribute,
+                        writes=self.writes.get(index, ()))
+
+    def attribute(self, node, kind: str, ins, outs) -> str | None:
+        """The attribute path a GetAttr/SetAttr touches, when its chain starts at self."""
+        if kind not in ("prim::GetAttr", "prim::SetAttr"):
+            return None
+        owner = self.paths.get(ins[0]) if ins else None
+        if owner is None:
+            return None
+        name = node.s("name")
+        attribute = f"{owner}.{name}" if owner else name
+        if kind == "prim::GetAttr":
+            self.paths[outs[0].name] = attribute
+        return attribute
+
+    def scope(self, node, kind: str, attribute: str | None) -> str:
+        try:
+            scope = parse_hierarchy(node.getModuleHierarchy())
+            if self.fix_scope is not None:
+                scope = self.fix_scope(scope)
+        except Exception:
+            scope = ""
+        if not scope and attribute and kind == "prim::GetAttr" and "." in attribute:
+            scope = attribute.rsplit(".", 1)[0]
+        # torch records no module hierarchy inside If/Loop blocks: the caller inherits the
+        # enclosing one
+        return scope
 
 
 # Asking a node for its blocks is slow through pybind; most kinds never have any.

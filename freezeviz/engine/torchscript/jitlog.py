@@ -159,6 +159,7 @@ def _collect(text: str, lines: list[LogLine]) -> None:
 
 # Names are whatever the module holds: ModuleDict keys may contain spaces, quotes, brackets,
 # unicode and newlines, so a name is "anything" up to the fixed words that end the message.
+# Only folds are read; the other messages' patterns tell where a message ends (_ENDED).
 _FOLD_RE = re.compile(r"^Folding GetAttr %(.+?) with self\.(.+)$", re.S)
 _SET_RE = re.compile(r"^attribute: (.+) is set$", re.S)
 _WRITER_RE = re.compile(r"^attribute: (.+) in %(.+?) has inplace writer$", re.S)
@@ -195,10 +196,6 @@ class FreezeDecisions:
     """The freezer's decisions, read from its log."""
 
     folded: tuple[tuple[str, str, str], ...]  # (getattr value, attribute path, function)
-    set_attrs: tuple[tuple[str, str], ...]  # (attribute name, function)
-    inplace_writers: tuple[tuple[str, str, str], ...]  # (attribute name, value name, function)
-    mutable: tuple[str, ...]  # names the freezer could not fold ("is mutable.")
-    not_materializable: tuple[str, ...]
     lines: tuple[LogLine, ...]
 
     @property
@@ -210,20 +207,11 @@ class FreezeDecisions:
 
 
 def parse_freeze_log(lines: list[LogLine]) -> FreezeDecisions:
-    folded, set_attrs, writers, mutable, not_mat = [], [], [], [], []
+    folded = []
     function = "forward"
     for msg in _messages(lines):
         if m := _FUNC_RE.match(msg):
             function = m.group(2)
         elif m := _FOLD_RE.match(msg):
             folded.append((m.group(1), m.group(2), function))
-        elif m := _SET_RE.match(msg):
-            set_attrs.append((m.group(1), function))
-        elif m := _WRITER_RE.match(msg):
-            writers.append((m.group(1), m.group(2), function))
-        elif m := _MUTABLE_RE.match(msg):
-            mutable.append(m.group(1))
-        elif m := _NOT_MAT_RE.match(msg):
-            not_mat.append(m.group(1))
-    return FreezeDecisions(tuple(folded), tuple(set_attrs), tuple(writers), tuple(mutable),
-                           tuple(not_mat), tuple(lines))
+    return FreezeDecisions(tuple(folded), tuple(lines))

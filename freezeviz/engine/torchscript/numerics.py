@@ -1,0 +1,211 @@
+"""Run each stage's graph on the example inputs and compare its outputs with the module's.
+
+Every run works on copies (of the module state, of the inputs, of the stage graph's tensor
+constants), so no write can reach the user's objects or the frozen module.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+
+import torch
+
+from freezeviz.data.report import NumericsRow
+from freezeviz.data.snapshot import Stage
+from freezeviz.engine.torchscript.load import as_tuple
+from freezeviz.errors import FreezeError
+
+
+def _flat_tensors(out) -> list[torch.Tensor]:
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, dict):
+        out = list(out.values())
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in _flat_tensors(o)]
+    return []
+
+
+def _worst(a: float, b: float) -> float:
+    """The larger of two differences, NaN winning (``max`` would drop a NaN)."""
+    return math.nan if math.isnan(a) or math.isnan(b) else max(a, b)
+
+
+def _compare(out, ref) -> tuple[float, float]:
+    """Largest absolute and relative difference of ``out`` from ``ref``.
+
+    Where both are NaN, or both the same infinity, they agree; elsewhere a NaN makes the
+    difference NaN and an infinity makes it infinite: a non-finite change never shows as 0."""
+    a, b = _flat_tensors(out), _flat_tensors(ref)
+    if len(a) != len(b):
+        return math.inf, math.inf
+    max_abs = max_rel = 0.0
+    for x, y in zip(a, b):
+        d_abs, d_rel = _compare_tensor(x, y)
+        max_abs, max_rel = _worst(max_abs, d_abs), _worst(max_rel, d_rel)
+    return max_abs, max_rel
+
+
+def _compare_tensor(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    if x.is_mkldnn:
+        x = x.to_dense()
+    if x.shape != y.shape or not (x.is_floating_point() or x.is_complex()):
+        d = 0.0 if x.shape == y.shape and torch.equal(x.to(y.dtype), y) else math.inf
+        return d, d
+    if not x.numel():
+        return 0.0, 0.0
+    wide = torch.complex128 if x.is_complex() or y.is_complex() else torch.float64
+    x, y = x.detach().to(wide), y.detach().to(wide)
+    agree = (x == y) | (x.isnan() & y.isnan())  # == holds for equal infinities
+    diff = torch.where(agree, torch.zeros((), dtype=torch.float64), (x - y).abs())
+    d = math.nan if bool(diff.isnan().any()) else diff.max().item()
+    finite = y[y.isfinite()].abs()
+    scale = finite.max().item() if finite.numel() else 0.0
+    return d, (d / scale if scale > 0 else (0.0 if d == 0 else d if math.isnan(d) else math.inf))
+
+
+def compute_numerics(script, stages: list[Stage], graphs: dict[int, tuple], inputs
+                     ) -> tuple[list[NumericsRow], list[str]]:
+    """Run each stage's graph on the example inputs; compare with the original module.
+    ``graphs``: stage index -> (a private copy of its graph, the module it runs on). Returns
+    the table and the warnings it gives.
+
+    Every run starts from its own deep copy of the module state, of the stage graph's tensor
+    constants and of the inputs: a write freezeviz did not see (inside a fork body, into a
+    list element, into an input) then lands on a copy, never on the user's module, the user's
+    inputs or the frozen module in the report, and never leaks into the next run."""
+    inputs = as_tuple(inputs) + _defaults_after(script, len(as_tuple(inputs)))
+    with torch.no_grad():
+        _copy_inputs(inputs)  # fails early, with a message, on inputs that cannot be copied
+        try:
+            reference = _copy_state(script)(*_copy_inputs(inputs))
+        except Exception as exc:
+            raise FreezeError(
+                "example_inputs do not run through the module (before freezing), so freezeviz "
+                "cannot compare stage outputs. Pass a tuple of inputs that `module(*inputs)` "
+                "accepts.", torch_message=str(exc)) from exc
+        rows, failed = [], {}
+        for i, stage in enumerate(stages):
+            if stage.method != "forward" or i not in graphs:
+                continue
+            out = _run_stage(stage, *graphs[i], inputs)
+            if isinstance(out, _Failed):
+                failed.setdefault(out.reason, []).append(stage.name)
+            else:
+                rows.append(NumericsRow(stage.name, stage.method, *_compare(out, reference)))
+    notes = [f"numerics: stage{'s' if len(names) > 1 else ''} {', '.join(names)} could not run "
+             f"on the example inputs ({reason})." for reason, names in failed.items()]
+    return rows, notes + _numerics_notes(rows, reference)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Failed:
+    reason: str
+
+
+def _run_stage(stage, graph, owner, inputs):
+    """One stage's graph run on copies; ``graph`` is already a private copy."""
+    try:
+        _clone_constants(graph)
+        fn = torch._C._create_function_from_graph(f"freezeviz_{stage.name}", graph)
+        args = _copy_inputs(inputs)
+        if _takes_self(graph):
+            args = (_copy_state(owner)._c, *args)
+        return fn(*args)
+    except Exception as exc:
+        return _Failed(_error_line(exc))
+
+
+def _error_line(exc: BaseException) -> str:
+    """The line that says what went wrong: TorchScript puts a traceback before it."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if lines and lines[0].startswith("The following operation failed"):
+        named = [ln for ln in lines if ln.split(":", 1)[0].endswith(("Error", "Exception"))]
+        if named:
+            return named[-1]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _clone_constants(graph) -> None:
+    """Give ``graph`` (a copy) its own tensor constants: graph.copy() shares them with the
+    frozen module, and torch's freezer may have folded a list the model writes, whose tensors
+    are the user's own."""
+    for node in graph.findAllNodes("prim::Constant"):
+        if not node.hasAttribute("value"):
+            continue
+        kind = node.kindOf("value")
+        if kind == "t":
+            node.t_("value", node.t("value").clone())
+        elif kind == "ival":
+            value = node.output().toIValue()
+            if _flat_tensors(value):
+                node.ival_("value", copy.deepcopy(value))
+    for node in _all_nodes(graph):
+        if node.hasAttribute("Subgraph") and node.kindOf("Subgraph") == "g":
+            sub = node.g("Subgraph").copy()
+            _clone_constants(sub)
+            node.g_("Subgraph", sub)
+
+
+def _all_nodes(graph_or_block):
+    for node in graph_or_block.nodes():
+        yield node
+        for block in node.blocks():
+            yield from _all_nodes(block)
+
+
+def _copy_inputs(inputs: tuple) -> tuple:
+    try:
+        return copy.deepcopy(inputs)
+    except Exception as exc:
+        raise FreezeError(
+            "example_inputs cannot be copied, and freezeviz runs the model only on copies so "
+            "that your inputs stay as they are. Pass tensors, or tuples, lists and dicts of "
+            "them.", torch_message=str(exc)) from exc
+
+
+def _numerics_notes(rows, reference) -> list[str]:
+    """Say where outputs stopped being finite numbers, since a table of differences alone
+    cannot show NaN meeting NaN."""
+    notes = []
+    bad = [t for t in _flat_tensors(reference)
+           if (t.is_floating_point() or t.is_complex()) and not bool(t.isfinite().all())]
+    if bad:
+        nans = sum(int(t.isnan().sum()) for t in bad)
+        infs = sum(int(t.isinf().sum()) for t in bad)
+        notes.append(f"numerics: the module's own outputs on the example inputs hold {nans} NaN "
+                     f"and {infs} infinite values; where a stage has the same NaN or the same "
+                     "infinity at the same place, it counts as equal there.")
+    first = next((r for r in rows if not math.isfinite(r.max_abs)), None)
+    if first is not None:
+        what = "NaN" if math.isnan(first.max_abs) else "an infinite"
+        notes.append(f"numerics: stage {first.stage} is the first whose outputs differ from the "
+                     f"module's by {what} amount: a NaN or an infinity appeared, vanished or "
+                     "moved there, or an output changed shape.")
+    return notes
+
+
+def _defaults_after(script, given: int) -> tuple:
+    """Default values of forward's arguments past the ones given: a function made from a bare
+    graph has no defaults, unlike the method."""
+    try:
+        args = script._c._get_method("forward").schema.arguments[1:]  # skip self
+    except Exception:
+        return ()
+    out = []
+    for arg in args[given:]:
+        if not arg.has_default_value():
+            break
+        out.append(arg.default_value)
+    return tuple(out)
+
+
+def _takes_self(graph) -> bool:
+    first = next(iter(graph.inputs()), None)
+    return first is not None and isinstance(first.type(), torch._C.ClassType)
+
+
+def _copy_state(module):
+    return copy.deepcopy(module)

@@ -1,0 +1,161 @@
+"""The frozen-graph passes as stages: torch's passes run one at a time, in torch's order, each
+checked against torch's own fused pass (and optimize_for_inference against torch's own)."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from freezeviz.data.diff import normalize_graph_text
+from freezeviz.engine.torchscript import passes as P
+from freezeviz.engine.torchscript.recorder import code_of
+
+
+def run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_numerics, rec,
+                       tracer, warns) -> str:
+    """Observe torch's frozen-graph passes one at a time, then run torch's fused pass on the
+    real module, exactly as torch.jit.freeze does, and check both end on the same graph.
+
+    The one-by-one run works on a copy of the graph (after remove_dropout, which only takes a
+    module and is idempotent), so the folded weights of the copy are freed before the real
+    module gets its own: memory stays at what torch.jit.freeze needs."""
+    checks = []
+    for m in methods:
+        real = frozen_c._get_method(m).graph
+        if m != "forward" and m not in preserved_methods:
+            continue
+        if m != "forward":
+            # torch runs the fused pass on each preserved method's graph; there is no Python
+            # binding that removes dropout from a bare graph one step at a time.
+            t0 = time.perf_counter()
+            prev = str(real)
+            torch._C._jit_pass_optimize_frozen_graph(real, optimize_numerics)
+            rec.add("optimize_frozen_graph", m, real, time.perf_counter() - t0,
+                    code=code_of(frozen_c, m), prev_text=prev, constants=tracer.constants_in(real))
+            continue
+        prev = str(real)
+        prev = _run_pass(P.REMOVE_DROPOUT, None, frozen_c, m, real, prev, rec, tracer)
+        work = real.copy()
+        prev = _run_pass(P.CONCAT_LINEAR, None, frozen_c, m, work, prev, rec, tracer)
+        if optimize_numerics:
+            for round_ in range(1, P.MAX_NUMERICS_ROUNDS + 1):
+                any_changed = False
+                for step in P.NUMERICS_LOOP:
+                    prev = _run_pass(step, round_, frozen_c, m, work, prev, rec, tracer)
+                    any_changed |= rec.last_result
+                if not any_changed:
+                    break
+        observed = normalize_graph_text(str(work))
+        del work
+        t0 = time.perf_counter()
+        torch._C._jit_pass_optimize_frozen_graph(real, optimize_numerics)
+        fused_seconds = time.perf_counter() - t0
+        if normalize_graph_text(str(real)) == observed:
+            checks.append(f"{m}: running the passes one by one ended on exactly the graph of "
+                          "torch's fused _jit_pass_optimize_frozen_graph")
+        else:
+            warns.append(f"{m}: the passes run one by one did not end on the graph of torch's "
+                         "fused pass; the last stage shows torch's fused result.")
+            checks.append(f"MISMATCH in {m}")
+            rec.add("optimize_frozen_graph", m, real, fused_seconds, code=code_of(frozen_c, m),
+                    prev_text=prev, constants=tracer.constants_in(real))
+    return "; ".join(checks) if checks else "no frozen-graph passes ran"
+
+
+def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, prev_text, rec, tracer):
+    """Run one pass on ``graph`` (or, for passes that take a module, on the frozen module)."""
+    fn = getattr(torch._C, step.torch_name)
+    t0 = time.perf_counter()
+    result = fn(frozen_c) if step.takes_module else fn(graph)
+    seconds = time.perf_counter() - t0
+    name = step.name if not iteration or iteration == 1 else f"{step.name}#{iteration}"
+    stage = rec.add(name, method, graph, seconds,
+                    prev_text=prev_text, constants=lambda: tracer.constants_in(graph),
+                    pass_name=step.torch_name, iteration=iteration)
+    # torch's own answer ("did I change the graph?") drives the loop, exactly as in C++
+    rec.last_result = bool(result)
+    return stage.graph.text
+
+
+def run_optimize_for_inference(script, frozen, frozen_c, methods, preserved, preserved_methods,
+                                optimize_numerics, rec, tracer, warns):
+    """Observe optimize_for_inference's passes one at a time; returns the frozen module and the
+    constants the passes rewrote: ``{(method, stage name): {old constant: new constant}}``."""
+    rewrites: dict[tuple[str, str], dict[str, str]] = {}
+    for m in methods:
+        graph = frozen_c._get_method(m).graph
+        prev = str(graph)
+        made: dict[str, tuple[str, ...]] = {}  # constants these passes made from traced ones
+        for step in P.OPTIMIZE_FOR_INFERENCE:
+            traced = {**tracer.constants_in(graph), **made}
+            names, values = _tensor_constants(graph, traced)
+            t0 = time.perf_counter()
+            getattr(torch._C, step.torch_name)(graph)
+            seconds = time.perf_counter() - t0
+            new = _rewritten_constants(graph, names, values)
+            rewrites[(m, step.name)] = {old: name for name, old in new.items()}
+            made.update({name: traced[old] for name, old in new.items()})
+            stage = rec.add(step.name, m, graph, seconds, prev_text=prev,
+                            constants=lambda g=graph, d=made: {**tracer.constants_in(g), **d},
+                            pass_name=step.torch_name)
+            prev = stage.graph.text
+    # torch's own optimize_for_inference on a separate frozen copy, as ground truth
+    others = [m for m in preserved_methods if m != "forward"]
+    reference = torch.jit.freeze(script, preserved, optimize_numerics)
+    torch._C._jit_pass_optimize_for_inference(reference._c, others)
+    bad = [m for m in methods
+           if normalize_graph_text(str(frozen_c._get_method(m).graph))
+           != normalize_graph_text(str(reference._c._get_method(m).graph))]
+    if bad:
+        warns.append("optimize_for_inference run pass by pass did not end on torch's own result "
+                     f"for {', '.join(bad)}; freezeviz shows torch's result as the last stage.")
+        for m in bad:
+            g = reference._c._get_method(m).graph
+            rec.add("optimize_for_inference", m, g, 0.0, code=code_of(reference._c, m),
+                    prev_text=rec.stages[-1].graph.text, constants=tracer.constants_in(g))
+        return reference, {}
+    return frozen, rewrites
+
+
+_CONSTANT_KINDS = ("prim::Constant", "prim::ConstantMKLDNNTensor")
+
+
+def _tensor_constants(graph, traced: dict) -> tuple[set[str], dict]:
+    """Every constant's name, and the tensor of each one traced to an attribute (a reference,
+    not a copy: the pass may destroy the node, never the tensor)."""
+    names, values = set(), {}
+    for kind in _CONSTANT_KINDS:
+        for n in graph.findAllNodes(kind):
+            name = n.output().debugName()
+            names.add(name)
+            if name in traced and n.hasAttribute("value") and n.kindOf("value") == "t":
+                values[name] = n.t("value")
+    return names, values
+
+
+def _rewritten_constants(graph, names: set[str], values: dict) -> dict[str, str]:
+    """New tensor constants a pass made from traced ones: ``{new name: old name}``.
+
+    convert_to_mkldnn names its MKLDNN copy after the constant (``<name>_mkldnn``);
+    transpose_frozen_linear inserts an unnamed constant equal to the weight's transpose."""
+    out = {}
+    for kind in _CONSTANT_KINDS:
+        for n in graph.findAllNodes(kind):
+            name = n.output().debugName()
+            if name in names or not (n.hasAttribute("value") and n.kindOf("value") == "t"):
+                continue
+            if name.endswith("_mkldnn") and name[:-len("_mkldnn")] in values:
+                out[name] = name[:-len("_mkldnn")]
+                continue
+            t = n.t("value")
+            if t.is_mkldnn or t.dim() != 2:
+                continue
+            for old, v in values.items():
+                if not v.is_mkldnn and v.dim() == 2 and v.shape == t.shape[::-1] and \
+                        v.dtype == t.dtype and torch.equal(v.t(), t):
+                    out[name] = old
+                    break
+    return out
+
+

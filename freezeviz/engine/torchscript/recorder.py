@@ -1,0 +1,111 @@
+"""Collects the stages of one freeze: a snapshot of the graph after each step, its code text and
+the time the step took."""
+
+from __future__ import annotations
+
+import torch
+
+from freezeviz.data.diff import normalize_graph_text
+from freezeviz.data.report import AliasInfo, AliasWriter
+from freezeviz.data.snapshot import SourceLoc, Stage
+from freezeviz.engine.torchscript import passes as P
+from freezeviz.engine.torchscript.analysis import attribute_paths, find_writers, fork_subgraphs
+from freezeviz.engine.torchscript.extract import snapshot_graph
+
+
+def code_of(cmod, method: str) -> str:
+    """A method's TorchScript code, as torch prints it."""
+    try:
+        return cmod._get_method(method).code
+    except Exception:
+        return ""
+
+
+def graph_code(graph, method: str) -> str:
+    """The TorchScript code of ``graph`` as it is now ("" for a graph torch cannot print)."""
+    try:
+        return torch._C._create_function_from_graph(method, graph).code
+    except Exception:
+        return ""
+
+
+class Recorder:
+    """Collects stages; snapshots a graph after each step and times the step."""
+
+    def __init__(self, keep_graphs: bool = False):
+        self.stages: list[Stage] = []
+        self.alias: list[AliasInfo] = []
+        self.last_result = False
+        # with example inputs: a copy of each forward stage's graph and the module it runs on
+        self.keep_graphs = keep_graphs
+        self.graphs: dict[int, tuple] = {}
+        self.owner = None
+        self._norm_cache: dict[str, str] = {}
+        self.module_paths: frozenset[str] = frozenset()
+
+    def _normalized(self, text: str) -> str:
+        """normalize_graph_text, remembered: each stage's text is compared twice."""
+        cache = self._norm_cache
+        if text not in cache:
+            if len(cache) > 8:
+                cache.clear()
+            cache[text] = normalize_graph_text(text)
+        return cache[text]
+
+    def add(self, name, method, graph, seconds, *, code=None, prev_text=None, constants=None,
+            pass_name=None, iteration=None, writes=None, description=None) -> Stage:
+        """Record ``graph`` as stage ``name``. ``code``: its code text, printed from ``graph``
+        now when None (later passes change ``graph`` itself); ``constants``: the attributes
+        each constant stands for, or a function that finds them (called only when needed)."""
+        text = str(graph)
+        previous = next((s for s in reversed(self.stages) if s.method == method), None)
+        norm = self._normalized
+        if previous is not None and previous.name not in ("scripted",) and (
+                previous.graph.text == text or norm(previous.graph.text) == norm(text)):
+            # the step left the graph as it was (graph.copy() may have renumbered unnamed
+            # values, nothing else): same snapshot, same code
+            snap, changed, code = previous.graph, False, previous.code
+        else:
+            if callable(constants):
+                constants = constants()
+            snap = snapshot_graph(graph, method, constant_attributes=constants, writes=writes,
+                                  module_paths=self.module_paths)
+            if code is None:
+                code = graph_code(graph, method)
+            changed = prev_text is None or norm(text) != norm(prev_text)
+        stage = Stage(name, description or _description(name, iteration), snap, code, changed,
+                      seconds, method, pass_name, iteration)
+        self.stages.append(stage)
+        if self.keep_graphs and method == "forward":
+            self.graphs[len(self.stages) - 1] = (graph.copy(), self.owner)
+        return stage
+
+
+def _description(name: str, iteration: int | None) -> str:
+    base = name.split("#", 1)[0]
+    description = P.STAGE_DESCRIPTIONS.get(base, base)
+    if iteration and iteration > 1:
+        description += f" (round {iteration} of the numerics loop)"
+    return description
+
+
+def analyse_writes(graph, label: str, rec: Recorder | None, value_paths: list | None = None):
+    """Writers of module state in ``graph`` (and its fork bodies), recorded with the alias
+    analysis on ``rec``; ``value_paths`` collects each analysed graph's attribute paths."""
+    writes, evidence, adb, paths = find_writers(graph, label, with_paths=True)
+    if value_paths is not None:
+        value_paths.append(paths)
+    if rec is not None:
+        rec.alias.append(AliasInfo(label, _writers(evidence), adb.to_graphviz_str()))
+        for sub, roots, sub_label in fork_subgraphs(graph, label, paths):
+            _, sub_evidence, sub_adb = find_writers(sub, sub_label, roots)
+            if value_paths is not None:
+                value_paths.append(attribute_paths(sub, roots))
+            rec.alias.append(AliasInfo(sub_label, _writers(sub_evidence), sub_adb.to_graphviz_str()))
+            evidence = evidence + sub_evidence
+    return writes, evidence
+
+
+def _writers(evidence) -> tuple[AliasWriter, ...]:
+    return tuple(AliasWriter(e.via, e.attribute, e.kind, SourceLoc(*e.source) if e.source else None)
+                 for e in evidence)
