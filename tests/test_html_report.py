@@ -166,22 +166,6 @@ def test_numerics_section_when_inputs_given():
 
 # --- in the browser ------------------------------------------------------------------------------
 
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def _open(browser, path: Path, viewport=(1400, 900)):
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     problems: list[str] = []
@@ -288,3 +272,60 @@ def test_screenshot_for_the_docs(browser, tmp_path, screenshot_path):
     page.close()
     assert not problems, problems
     assert out.stat().st_size > 20_000
+
+
+@pytest.fixture(scope="module")
+def tiny_report():
+    from freezeviz import examples
+
+    return freezeviz.freeze(examples.resnet_tiny())
+
+
+@pytest.mark.browser
+def test_diff_against_a_collapsed_pane_marks_only_real_changes(browser, tiny_report, tmp_path):
+    """The inlined ResNet is drawn collapsed (it is over the node budget); nodes inside its boxes
+    are not new in the frozen graph, only the ones whose key the inlined graph lacks are."""
+    from freezeviz.data.diff import node_keys
+
+    path = Path(write_report(tiny_report, tmp_path / "tiny.html"))
+    page, problems = _open(browser, path)
+    names = [s.name for s in tiny_report.stages]
+    page.locator(".fv-pane[data-side=before] select").select_option(str(names.index("inlined")))
+    page.locator(".fv-pane[data-side=after] select").select_option(str(names.index("frozen")))
+    assert page.evaluate("document.querySelectorAll('.fv-pane[data-side=before] "
+                         "g.node.fv-collapsed').length") > 0
+    added = set(page.evaluate("Array.from(document.querySelectorAll("
+                              "'.fv-pane[data-side=after] g.fvx-added'), g => g.id)"))
+    inlined_keys = set(node_keys(tiny_report.stage("inlined").graph).values())
+    frozen = tiny_report.draw("frozen", title=None)
+    new = {sid for sid, ref in frozen.node_map.items()
+           if ref.kind in ("node", "join") and ref.key not in inlined_keys}
+    assert new, "freezing makes constants the inlined graph does not have"
+    assert added == new
+    page.close()
+    assert not problems, problems
+
+
+@pytest.mark.browser
+def test_search_and_wheel_zoom_in_a_pane(browser, strings_report, tmp_path):
+    """The report's panes search and zoom with the widget's code: wheel zooms, Enter jumps."""
+    path = Path(write_report(strings_report, tmp_path / "strings.html"))
+    page, problems = _open(browser, path)
+    pane = ".fv-pane[data-side=after]"
+    page.locator(f"{pane} .fv-search").fill("self.layers")
+    hits = page.evaluate(f"Array.from(document.querySelectorAll('{pane} g.node.fv-match'), "
+                         "g => g.textContent)")
+    assert hits and all("layers" in h for h in hits)
+    assert "match" in page.locator(f"{pane} .fv-searchcount").text_content()
+    page.locator(f"{pane} .fv-search").press("Enter")
+    assert page.locator(f"{pane} .fv-searchcount").text_content().startswith("1 / ")
+    zoom = page.locator(f"{pane} .fv-zoomlabel").text_content()
+    box = page.locator(f"{pane} .fv-view").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(f"document.querySelector('{pane} .fv-zoomlabel').textContent "
+                           f"!== {zoom!r}")
+    page.locator(f"{pane} .fv-search").fill("")
+    assert page.evaluate(f"document.querySelectorAll('{pane} g.fv-match').length") == 0
+    page.close()
+    assert not problems, problems

@@ -5,6 +5,7 @@ Render never imports torch; it works from :mod:`freezeviz.data.snapshot` objects
 
 from __future__ import annotations
 
+from freezeviz.render.nodemap import NodeRef
 from freezeviz.render.view import GraphView, LayoutTimeout, draw, legend, run_dot
 
-__all__ = ["GraphView", "LayoutTimeout", "draw", "legend", "run_dot"]
+__all__ = ["GraphView", "LayoutTimeout", "NodeRef", "draw", "legend", "run_dot"]

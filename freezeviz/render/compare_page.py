@@ -16,7 +16,8 @@ from dataclasses import replace
 
 from freezeviz.data.fates import Fate
 from freezeviz.data.snapshot import GraphSnapshot, ValueInfo
-from freezeviz.render.html import _asset, _chip, _generated_css, _section, esc, inline_svg
+from freezeviz.render.fragments import chip, esc, inline_svg
+from freezeviz.render.html import _asset, _generated_css, _section
 from freezeviz.render.view import draw
 
 __all__ = ["excerpt", "render_compare_page"]
@@ -93,13 +94,13 @@ def _pane(report, side: str, change, timeout: float | None) -> str:
                 f'self.{esc(change.path)}: {esc(info.fate.label)}. {esc(info.why)}</p>')
     else:
         body = "".join(drawn)
-    fate = _chip(info.fate) if info is not None else "absent"
+    fate = chip(info.fate) if info is not None else "absent"
     return f'<div class="fv-cmp-pane"><h3>{esc(side)}: {fate}</h3>{body}</div>'
 
 
 def _table(changes) -> str:
     def fate(value) -> str:
-        return _chip(Fate(value)) if value else "<i>absent</i>"
+        return chip(Fate(value)) if value else "<i>absent</i>"
 
     rows = "".join(f'<tr><td class="fv-path"><a href="#c{i}">self.{esc(c.path)}</a></td>'
                    f"<td>{fate(c.old)}</td><td>{fate(c.new)}</td><td class=\"fv-why\">{esc(c.why)}</td></tr>"

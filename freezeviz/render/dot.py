@@ -3,7 +3,8 @@
 Owns the translation of a :class:`~freezeviz.data.snapshot.GraphSnapshot` into Graphviz DOT:
 folding scalar arguments and module plumbing into labels (:class:`Plan`), module-scope
 clusters and collapsed submodule boxes, If/Loop block clusters, node ids, classes and
-tooltips (:func:`to_dot`). Looks and text escaping come from :mod:`.styles`.
+tooltips (:func:`to_dot`), and the node map saying what each SVG id stands for
+(:mod:`.nodemap`). Looks and text escaping come from :mod:`.styles`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
+from typing import NamedTuple
 
 from freezeviz.data.snapshot import GraphSnapshot, NodeInfo
 from freezeviz.render import styles as S
+from freezeviz.render.nodemap import NodeRef
 from freezeviz.render.styles import svg_id
 
 FANOUT_FOLD = 8  # a tensor constant with more consumers is folded into their labels
@@ -21,6 +24,19 @@ FANOUT_FOLD = 8  # a tensor constant with more consumers is folded into their la
 
 def is_module_type(type_text: str) -> bool:
     return type_text.startswith("__torch__.") and not type_text[10:].startswith("torch.classes.")
+
+
+def attribute_paths(node: NodeInfo) -> tuple[str, ...]:
+    """The attribute paths ``node`` reads, writes or was folded from."""
+    paths = [node.attribute, *node.writes, *(node.constant.attributes if node.constant else ())]
+    return tuple(dict.fromkeys(p for p in paths if p))
+
+
+class DotDrawing(NamedTuple):
+    source: str
+    nodes: int
+    edges: int
+    node_map: dict[str, NodeRef]
 
 
 def _parent(scope: str) -> str:
@@ -154,6 +170,7 @@ class _Builder:
         self.parent: dict[tuple, tuple] = {}
         self.content: dict[tuple, list[str]] = {("s", ""): []}
         self.edges: dict[tuple[str, str], str | None] = {}  # None: invisible, orders blocks
+        self.refs: dict[str, NodeRef] = {}  # svg id -> what it stands for
 
     def container(self, scope: str) -> tuple:
         while scope in self.plan.reused:
@@ -183,9 +200,14 @@ class _Builder:
         if not self.highlight:
             return False
         key = self.keys[node.id]
-        paths = {node.attribute, *node.writes,
-                 *(node.constant.attributes if node.constant else ())}
-        return bool(self.highlight & ({node.id, key, svg_id(key)} | paths))
+        return bool(self.highlight & ({node.id, key, svg_id(key), *attribute_paths(node)}))
+
+    def ref(self, ident: str, key: str, kind: str, node: NodeInfo | None = None,
+            **more) -> None:
+        if node is not None:
+            more = dict(scope=self.plan.scope[node.id], attributes=attribute_paths(node),
+                        node=node.id, **more)
+        self.refs[ident] = NodeRef(ident, key, kind, **more)
 
     def place(self, node: NodeInfo, where: tuple) -> None:
         if node.id in self.plan.hidden:
@@ -207,6 +229,7 @@ class _Builder:
                    else "op")
             self.item(where, name, cat, S.node_label(node, self.plan.fold), svg_id(key), tip,
                       mods, extra, cls)
+            self.ref(svg_id(key), key, "node", node)
             for v in node.inputs:
                 self.connect(v, name)
             self.owner.update((o.name, name) for o in node.outputs)
@@ -214,12 +237,14 @@ class _Builder:
         ctrl = ("c", node.id)
         self.parent[ctrl], self.content[ctrl] = where, []
         self.item(ctrl, name, "control", S.node_label(node, self.plan.fold), svg_id(key), tip, mods)
+        self.ref(svg_id(key), key, "node", node)
         for v in node.inputs:
             self.connect(v, name)
         self.owner.update((v.name, name) for b in node.blocks for v in b.inputs)
         join = f"{name}#end" if node.outputs else None
         if join:
             self.item(ctrl, join, "join", "", svg_id(key + "/end"), tip, mods)
+            self.ref(svg_id(key + "/end"), key, "join", node)
         for i, block in enumerate(node.blocks):
             self.parent[("b", node.id, i)], self.content[("b", node.id, i)] = ctrl, []
             for sub in block.nodes:
@@ -242,6 +267,8 @@ class _Builder:
         info[0] += 1
         info[1] |= node.id in self.changed
         info[2] |= self.hit(node)
+        info[5].append(self.keys[node.id])
+        info[6].update(dict.fromkeys(attribute_paths(node)))
         for v in node.inputs:
             self.connect(v, box)
         for block in node.blocks:
@@ -256,8 +283,8 @@ class _Builder:
 def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
            changed: frozenset[str] = frozenset(), change: str = "added", fates=None,
            highlight: frozenset[str] = frozenset(), title: str | None = None,
-           limit: int | None = None) -> tuple[str, int, int]:
-    """DOT text for ``plan`` collapsed at ``depth``: ``(source, node count, edge count)``.
+           limit: int | None = None) -> DotDrawing:
+    """DOT text for ``plan`` collapsed at ``depth``, its node and edge counts, its node map.
 
     ``keys``: each node's identity (its SVG id); ``changed``: node ids drawn as ``change``
     ("added" or "removed"); ``limit``: the most DOT nodes to draw, the rest summarised."""
@@ -268,6 +295,7 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
             b.owner[v.name] = f"in{i}"
             b.item(("s", ""), f"in{i}", "input", S.clean(v.name, 40) + "\n" + S.clean(v.type, 30),
                    svg_id("input:" + v.name), S.clean(f"{v.name} : {v.type}", 300))
+            b.ref(svg_id("input:" + v.name), v.name, "input")
     drawn, boxes, left = len(b.owner) + 1, {}, 0
     for node in snap.nodes:
         box = box_of.get(node.id)
@@ -282,28 +310,51 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
             b.place(node, ("s", "") if source else b.container(plan.scope[node.id]))
             continue
         digest = hashlib.sha1(f"{box[0]}/{box[1]}".encode("utf-8", "replace")).hexdigest()
-        info = boxes.setdefault(box, [0, False, False, Counter(), "box_" + digest[:12]])
+        info = boxes.setdefault(box, [0, False, False, Counter(), "box_" + digest[:12], [], {}])
         b.absorb(node, info[4], info)
         info[3].update(plan.ops[node.id])
-    for (path, run), (count, is_changed, is_hit, ops, name) in boxes.items():
+    for (path, run), (count, is_changed, is_hit, ops, name, members, paths) in boxes.items():
         summary = ", ".join(S.clean(k, 24) + (f"×{n}" if n > 1 else "")
                             for k, n in ops.most_common(3)) + (", …" if len(ops) > 3 else "")
         label = f"{S.clean(path, 50)}\n{count} nodes" + (f": {summary}" if summary else "")
         tip = f"module {S.clean(path, 300)}, collapsed: {count} nodes\n" + "\n".join(
             f"{S.clean(k, 60)} ×{n}" for k, n in ops.most_common(40))
         mods = ([change] if is_changed else []) + (["highlight"] if is_hit else [])
-        ident = svg_id(f"box:{path}" + (f"#{run}" if run > 1 else ""))
-        b.item(b.container(_parent(path)), name, "collapsed", label, ident, tip, mods)
+        key = f"box:{path}" + (f"#{run}" if run > 1 else "")
+        b.item(b.container(_parent(path)), name, "collapsed", label, svg_id(key), tip, mods)
+        b.ref(svg_id(key), key, "collapsed", scope=_parent(path), attributes=tuple(paths),
+              box=path, members=tuple(members))
     outs = [plan.fold.get(v, "·") for v in snap.outputs]
     label = "return" if set(outs) <= {"·"} else S.wrap_args("return", outs)
     b.item(("s", ""), "out", "output", label, "fv_output", "graph output")
+    b.ref("fv_output", "output", "output")
     for v in snap.outputs:
         b.connect(v, "out")
     if left:
         b.item(("s", ""), "more", "note", f"… {left:,} more nodes not drawn", "fv_more",
                f"{left} nodes not drawn; pass node_budget=None to draw them all")
+        b.ref("fv_more", "more", "note")
     edges = sum(1 for lab in b.edges.values() if lab is not None)
-    return _assemble(b, title), drawn + bool(left), edges
+    return DotDrawing(_assemble(b, title), drawn + bool(left), edges, b.refs)
+
+
+def _cluster(b: _Builder, child: tuple) -> dict[str, str]:
+    """The attributes of a drawn cluster (and its node map entry)."""
+    if child[0] == "s":
+        ident = svg_id("scope:" + child[1])
+        b.ref(ident, "scope:" + child[1], "scope", scope=child[1])
+        return S.cluster_style("scope", S.clean(child[1], 60), "module " + S.clean(
+            child[1], 300), ident)
+    node = b.plan.snap.node(child[1])
+    key = b.keys[child[1]]
+    if child[0] == "c":
+        ident = svg_id(f"{node.kind}:{key}")
+        b.ref(ident, key, "block", node)
+        return S.cluster_style("control", "", node.kind, ident)
+    label = "body" if node.kind == "prim::Loop" else ("then", "else")[min(child[2], 1)]
+    ident = svg_id(f"block{child[2]}:{key}")
+    b.ref(ident, key, "block", node)
+    return S.cluster_style("block", label, label + " block", ident)
 
 
 def _assemble(b: _Builder, title: str | None) -> str:
@@ -327,17 +378,7 @@ def _assemble(b: _Builder, title: str | None) -> str:
             if total[child] == 0 or (child[0] == "s" and total[child] < 2):
                 emit(child)  # a cluster around one node says nothing
                 continue
-            if child[0] == "s":
-                attrs = S.cluster_style("scope", S.clean(child[1], 60), "module " + S.clean(
-                    child[1], 300), svg_id("scope:" + child[1]))
-            elif child[0] == "c":
-                kind = b.plan.snap.node(child[1]).kind
-                attrs = S.cluster_style("control", "", kind, svg_id(f"{kind}:{b.keys[child[1]]}"))
-            else:
-                loop = b.plan.snap.node(child[1]).kind == "prim::Loop"
-                label = "body" if loop else ("then", "else")[min(child[2], 1)]
-                attrs = S.cluster_style("block", label, label + " block",
-                                        svg_id(f"block{child[2]}:{b.keys[child[1]]}"))
+            attrs = _cluster(b, child)
             lines.append(f"subgraph cluster_{len(lines)} {{ graph [{S.attrs_text(attrs)}]")
             emit(child)
             lines.append("}")

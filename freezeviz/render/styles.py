@@ -64,8 +64,6 @@ REMOVED = {"fillcolor": "#ffe4e6", "color": "#e11d48", "penwidth": "1.8",
            "fontcolor": "#9f1239"}
 REMOVED_STYLE_EXTRA = "dashed"
 HIGHLIGHT = {"color": "#c026d3", "penwidth": "3.2"}
-EDGE_WRITE = {"color": "#dc2626", "style": "dashed", "fontcolor": "#b91c1c",
-              "constraint": "false"}
 
 # Fate -> (fill, border). The plain-word labels live in freezeviz.data.fates.
 FATE_COLORS: dict[Fate, tuple[str, str]] = {

@@ -15,15 +15,17 @@ from collections.abc import Callable, Iterable, Mapping
 from freezeviz.data.diff import match_nodes, node_keys
 from freezeviz.data.snapshot import GraphSnapshot
 from freezeviz.render import styles as S
-from freezeviz.render.dot import Plan, to_dot
-from freezeviz.render.styles import attrs_text, clean, quote, svg_id
+from freezeviz.render.dot import DotDrawing, Plan, to_dot
+from freezeviz.render.fragments import placeholder_svg
+from freezeviz.render.nodemap import NodeRef, node_map_json
+from freezeviz.render.styles import attrs_text, quote, svg_id
 
 INSTALL_HELP = ("the Graphviz `dot` program is not installed (or not on PATH); install it with "
                 "`apt-get install graphviz`, `conda install -c conda-forge graphviz` or "
                 "`brew install graphviz`")
 
-# (source, node count, edge count, collapse depth, message) for a simpler drawing
-Fallback = Callable[[], "tuple[str, int, int, int | None, str]"]
+# (drawing, collapse depth, message) for a simpler drawing
+Fallback = Callable[[], "tuple[DotDrawing, int | None, str]"]
 
 
 class LayoutTimeout(RuntimeError):
@@ -46,24 +48,21 @@ def run_dot(source: str, timeout: float | None = 10.0, fmt: str = "svg") -> byte
     return done.stdout
 
 
-def _placeholder_svg(text: str) -> str:
-    body = clean(text, 300).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return ('<svg xmlns="http://www.w3.org/2000/svg" width="640" height="40" class="fv-empty">'
-            f'<text x="8" y="24" font-family="{S.FONT}" font-size="12">{body}</text></svg>')
-
-
 class GraphView:
     """One drawing: DOT source now, SVG laid out by ``dot`` on first use (then cached).
 
     If the layout runs past ``timeout`` seconds, the drawing falls back to the next of
     ``fallbacks`` (simpler, collapsed drawings) and ``message`` says so; ``source``,
-    ``node_count``, ``edge_count`` and ``collapse`` then describe what was drawn.
+    ``node_count``, ``edge_count``, ``collapse`` and :attr:`node_map` then describe what
+    was drawn.
     """
 
     def __init__(self, source: str, *, node_count: int = 0, edge_count: int = 0,
                  collapse: int | None = None, message: str | None = None,
-                 timeout: float | None = 10.0, fallbacks: Iterable[Fallback] = ()):
+                 timeout: float | None = 10.0, fallbacks: Iterable[Fallback] = (),
+                 node_map: dict[str, NodeRef] | None = None):
         self.source, self.node_count, self.edge_count = source, node_count, edge_count
+        self._node_map = dict(node_map or {})
         self.collapse, self.message, self.timeout = collapse, message, timeout
         self.layout_seconds: float | None = None
         self._fallbacks = list(fallbacks)
@@ -74,6 +73,19 @@ class GraphView:
         if self._svg is None:
             self._svg = self._layout()
         return self._svg
+
+    @property
+    def node_map(self) -> dict[str, NodeRef]:
+        """SVG id -> :class:`~freezeviz.render.nodemap.NodeRef` for every element drawn.
+
+        Lays the drawing out first, so the map is the one of the drawing finally shown
+        (a fallback's, or empty for the placeholder shown when the layout gave up)."""
+        self.svg  # noqa: B018 -- the layout may switch to a fallback drawing
+        return self._node_map
+
+    def node_map_json(self) -> str:
+        """:attr:`node_map` as JSON (``svg id -> NodeRef.to_dict()``), safe in a ``<script>``."""
+        return node_map_json(self.node_map)
 
     def _layout(self) -> str:
         spent, start = 0.0, time.perf_counter()
@@ -88,10 +100,11 @@ class GraphView:
                     self.layout_seconds = spent
                     self.message = (f"layout gave up after {self.timeout:g} s; pass "
                                     "collapse=0 or a smaller node_budget, or a longer timeout=")
-                    return _placeholder_svg(self.message)
+                    self._node_map = {}
+                    return placeholder_svg(self.message)
                 why = f"the layout took longer than {self.timeout:g} s"
-                (self.source, self.node_count, self.edge_count, self.collapse,
-                 note) = self._fallbacks.pop(0)()
+                drawing, self.collapse, note = self._fallbacks.pop(0)()
+                self.source, self.node_count, self.edge_count, self._node_map = drawing
                 self.message = f"{note} because {why}; pass collapse=None, node_budget=None, " \
                                f"timeout={max(60, 6 * (self.timeout or 10)):g} for the full drawing"
                 start = time.perf_counter()
@@ -173,17 +186,18 @@ def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
         else:
             message = f"collapsed to depth {depth} because the full drawing has {full:,} nodes"
         message += "; pass collapse=None, node_budget=None for the full drawing"
-    source, n, e = to_dot(plan, depth, limit=limit, **opts)
+    drawing = to_dot(plan, depth, limit=limit, **opts)
 
     def fallback(d: int | None, lim: int | None, note: str) -> Fallback:
-        return lambda: (*to_dot(plan, d, limit=lim, **opts), d, note)
+        return lambda: (to_dot(plan, d, limit=lim, **opts), d, note)
 
     chain = [fallback(d, None, f"collapsed to depth {d}") for d in (1, 0)
              if plan.depth > d and (depth is None or d < depth)]
     lim = min(limit or 10**9, node_budget or 400, 200)
     chain.append(fallback(0 if plan.depth else None, lim, f"drew only the first {lim} nodes"))
-    return GraphView(source, node_count=n, edge_count=e, collapse=depth, message=message,
-                     timeout=timeout, fallbacks=chain)
+    return GraphView(drawing.source, node_count=drawing.nodes, edge_count=drawing.edges,
+                     collapse=depth, message=message, timeout=timeout, fallbacks=chain,
+                     node_map=drawing.node_map)
 
 
 def legend(*, fates: bool = True) -> GraphView:

@@ -1,4 +1,5 @@
-// freezeviz inspector front end: an anywidget ES module, loaded as is (no build step).
+// freezeviz inspector front end: an anywidget ES module (no build step). The widget puts
+// graph.js (FVGraph: pan/zoom, search, node map) in front of this text.
 //
 // Two views, picked by the model's `_fv_kind` trait:
 //   "graph": one SVG drawing with pan (drag), zoom (wheel, buttons), fit, search, hover, click
@@ -19,333 +20,200 @@ function button(text, title, cls) {
   return b;
 }
 
-function cssId(id) {
-  return window.CSS && CSS.escape ? CSS.escape(id) : id.replace(/[^A-Za-z0-9_-]/g, "\\$&");
-}
-
 // --- graph pane ------------------------------------------------------------------------------
 
-function renderGraph({ model, el }) {
+function graphDom(el) {
   el.classList.add("fv-gv");
-  const bar = h("div", "fv-gv-bar");
-  const label = h("span", "fv-gv-label");
-  const search = h("input", "fv-gv-search");
-  search.type = "search";
-  search.placeholder = "search: op, self.attr";
-  search.title = "Highlight nodes whose label or tooltip contains this text; Enter jumps to the next";
-  const count = h("span", "fv-gv-count");
-  const spacer = h("span", "fv-gv-spacer");
-  const zoomOut = button("−", "Zoom out");
-  const zoomIn = button("+", "Zoom in");
-  const fit = button("fit", "Fit the whole drawing in the pane");
-  const actual = button("1:1", "Natural size");
-  bar.append(label, search, count, spacer, zoomOut, zoomIn, actual, fit);
-  const msg = h("div", "fv-gv-msg");
-  const vp = h("div", "fv-gv-viewport");
-  const stage = h("div", "fv-gv-stage");
+  const d = { bar: h("div", "fv-gv-bar"), label: h("span", "fv-gv-label"), search: h("input", "fv-gv-search"),
+    count: h("span", "fv-gv-count"), msg: h("div", "fv-gv-msg"), vp: h("div", "fv-gv-viewport"),
+    stage: h("div", "fv-gv-stage") };
+  d.search.type = "search";
+  d.search.placeholder = "search: op, self.attr";
+  d.search.title = "Highlight nodes whose label, key, scope or attributes contain this text; Enter jumps to the next";
+  d.zoomOut = button("−", "Zoom out");
+  d.zoomIn = button("+", "Zoom in");
+  d.fit = button("fit", "Fit the whole drawing in the pane");
+  d.actual = button("1:1", "Natural size");
+  d.bar.append(d.label, d.search, d.count, h("span", "fv-gv-spacer"), d.zoomOut, d.zoomIn, d.actual, d.fit);
   const busy = h("div", "fv-gv-busy");
   busy.append(h("span", "fv-spin"), h("span", "", " freezing…"));
   const hint = h("div", "fv-gv-hint", "wheel: zoom · drag: pan · click: details · hover: find in other pane");
-  vp.append(stage, busy, hint);
-  el.append(bar, msg, vp);
+  d.vp.append(d.stage, busy, hint);
+  el.append(d.bar, d.msg, d.vp);
+  return d;
+}
 
-  let k = 1, tx = 0, ty = 0, w = 0, hgt = 0;
-  let needsFit = true, hits = [], hitIndex = -1, drag = null, moved = false;
-
-  const apply = () => {
-    stage.style.transform = `translate(${tx}px, ${ty}px) scale(${k})`;
-  };
-  const svgEl = () => stage.querySelector("svg");
-
-  // Fit the whole drawing; on first show, a drawing that would be too small to read is
-  // fitted to the pane's width instead and shown from the top (where the inputs are).
-  function fitView(initial) {
-    const vw = vp.clientWidth, vh = vp.clientHeight;
-    if (!vw || !vh || !w || !hgt) return false;
-    const pad = 16;
-    const whole = Math.min((vw - pad) / w, (vh - pad) / hgt, 1.25);
-    const width = Math.min((vw - pad) / w, 1.25);
-    if (!initial || whole >= 0.5 || width <= whole * 1.5) {
-      k = whole;
-      tx = (vw - w * k) / 2;
-      ty = (vh - hgt * k) / 2;
-    } else {
-      k = width;
-      tx = (vw - w * k) / 2;
-      ty = pad / 2;
-    }
-    apply();
-    return true;
+class GraphPane {
+  constructor(model, el) {
+    this.model = model;
+    this.el = el;
+    this.d = graphDom(el);
+    this.hits = [];
+    this.hitIndex = -1;
+    this.needsFit = true;
+    this.lastHover = "";
+    this.searchTimer = null;
+    this.pz = new FVGraph.PanZoom(this.d.vp, this.d.stage, {
+      enabled: () => !el.classList.contains("fv-gv-isbusy"),
+      onClick: (g) => this.click(g),
+    });
   }
 
-  function zoomAt(x, y, factor) {
-    moved = true;
-    const nk = Math.min(Math.max(k * factor, 0.02), 8);
-    tx = x - ((x - tx) * nk) / k;
-    ty = y - ((y - ty) * nk) / k;
-    k = nk;
-    apply();
+  save(name, value) {
+    this.model.set(name, value);
+    this.model.save_changes();
   }
 
-  function setSvg() {
-    stage.innerHTML = model.get("svg") || "";
-    const svg = svgEl();
-    const [oldW, oldH] = [w, hgt];
-    w = hgt = 0;
-    if (svg) {
-      const vb = svg.viewBox && svg.viewBox.baseVal;
-      if (vb && vb.width) {
-        w = vb.width * 4 / 3;  // graphviz sizes are points
-        hgt = vb.height * 4 / 3;
-      } else {
-        w = parseFloat(svg.getAttribute("width")) || 400;
-        hgt = parseFloat(svg.getAttribute("height")) || 300;
-      }
-      svg.setAttribute("width", String(w));
-      svg.setAttribute("height", String(hgt));
-    }
+  setSvg() {
+    const { w: oldW, h: oldH } = this.pz;
+    this.d.stage.innerHTML = this.model.get("svg") || "";
+    const { w, h: hgt } = this.pz.show(this.d.stage.querySelector("svg"));
     // the same picture redrawn (e.g. other colours after a re-freeze): keep the user's view
-    const same = moved && w && Math.abs(w - oldW) <= 0.02 * oldW && Math.abs(hgt - oldH) <= 0.02 * oldH;
-    if (!same) {
-      moved = false;
-      needsFit = !fitView(true);
-    }
-    showSelected();
-    showHover();
-    applyQuery(false);
+    const same = this.pz.touched && w && Math.abs(w - oldW) <= 0.02 * oldW && Math.abs(hgt - oldH) <= 0.02 * oldH;
+    if (!same) this.needsFit = !this.pz.fit("auto");
+    this.showSelected();
+    this.showHover();
+    this.applyQuery(false);
   }
 
-  function showHover() {
-    for (const n of stage.querySelectorAll(".fv-hover")) n.classList.remove("fv-hover");
-    const id = model.get("hovered");
-    let found = false;
-    if (id) {
-      const g = stage.querySelector("#" + cssId(id));
-      if (g) {
-        g.classList.add("fv-hover");
-        found = true;
-      }
-    }
-    el.classList.toggle("fv-gv-missing", Boolean(id) && !found);
+  showHover() {
+    FVGraph.clear(this.d.stage, "fv-hover");
+    const id = this.model.get("hovered");
+    const found = FVGraph.mark(this.d.stage, id ? [id] : [], "fv-hover").length > 0;
+    this.el.classList.toggle("fv-gv-missing", Boolean(id) && !found);
   }
 
-  function showSelected() {
-    for (const n of stage.querySelectorAll(".fv-selected")) n.classList.remove("fv-selected");
-    for (const id of model.get("selected") || []) {
-      const g = stage.querySelector("#" + cssId(id));
-      if (g) g.classList.add("fv-selected");
-    }
+  showSelected() {
+    FVGraph.clear(this.d.stage, "fv-selected");
+    FVGraph.mark(this.d.stage, this.model.get("selected") || [], "fv-selected");
   }
 
-  function nodeText(g) {
-    const parts = Array.from(g.querySelectorAll("text"), (t) => t.textContent);
-    const a = g.querySelector("a");
-    if (a) {
-      parts.push(a.getAttribute("xlink:title") ||
-        a.getAttributeNS("http://www.w3.org/1999/xlink", "title") || a.getAttribute("title") || "");
-    }
-    return parts.join("\n").toLowerCase();
+  applyQuery(sync) {
+    const query = this.model.get("query") || "", q = query.trim().toLowerCase();
+    const search = this.d.search;
+    if (search.value.trim().toLowerCase() !== q && document.activeElement !== search) search.value = query;
+    this.hits = FVGraph.showSearch(this.d.stage, this.model.get("node_map"), q);
+    this.hitIndex = -1;
+    const n = this.hits.length;
+    this.d.count.textContent = q ? `${n} match${n === 1 ? "" : "es"}` : "";
+    if (sync && this.model.get("matches") !== n) this.save("matches", n);
   }
 
-  function applyQuery(sync) {
-    const q = (model.get("query") || "").trim().toLowerCase();
-    if (search.value.trim().toLowerCase() !== q && document.activeElement !== search) {
-      search.value = model.get("query") || "";
-    }
-    for (const n of stage.querySelectorAll(".fv-match")) n.classList.remove("fv-match");
-    hits = [];
-    hitIndex = -1;
-    const svg = svgEl();
-    if (svg) svg.classList.toggle("fv-searching", Boolean(q));
-    if (q) {
-      for (const g of stage.querySelectorAll("g.node")) {
-        if (nodeText(g).includes(q)) {
-          g.classList.add("fv-match");
-          hits.push(g);
-        }
-      }
-    }
-    count.textContent = q ? `${hits.length} match${hits.length === 1 ? "" : "es"}` : "";
-    if (sync && model.get("matches") !== hits.length) {
-      model.set("matches", hits.length);
-      model.save_changes();
-    }
+  jump() {
+    if (!this.hits.length) return;
+    this.hitIndex = (this.hitIndex + 1) % this.hits.length;
+    const g = this.hits[this.hitIndex];
+    this.pz.center(g, { readable: true });
+    FVGraph.pulse(g);
+    this.d.count.textContent = `${this.hitIndex + 1} / ${this.hits.length}`;
   }
 
-  function centerOn(g) {
-    const r = g.getBoundingClientRect(), v = vp.getBoundingClientRect();
-    if (k < 0.6) {
-      zoomAt(r.left + r.width / 2 - v.left, r.top + r.height / 2 - v.top, 0.9 / k);
-      return centerOn(g);
-    }
-    moved = true;
-    tx += v.left + v.width / 2 - (r.left + r.width / 2);
-    ty += v.top + v.height / 2 - (r.top + r.height / 2);
-    apply();
-    g.classList.remove("fv-pulse");
-    void g.getBoundingClientRect();
-    g.classList.add("fv-pulse");
+  click(g) {
+    if (!g || !g.id) return;
+    if (this.model.get("clicked") === g.id) this.model.set("clicked", "");
+    this.save("clicked", g.id);
   }
 
-  let searchTimer = null;
-  search.addEventListener("input", () => {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(() => {
-      model.set("query", search.value);
-      model.save_changes();
-    }, 200);
-  });
-  search.addEventListener("keydown", (e) => {
-    if (e.key !== "Enter") return;
-    e.preventDefault();
-    clearTimeout(searchTimer);
-    if ((model.get("query") || "") !== search.value) {
-      model.set("query", search.value);
-      model.save_changes();
-    }
-    if (hits.length) {
-      hitIndex = (hitIndex + 1) % hits.length;
-      centerOn(hits[hitIndex]);
-      count.textContent = `${hitIndex + 1} / ${hits.length}`;
-    }
-  });
+  bindSearch() {
+    const search = this.d.search;
+    search.addEventListener("input", () => {
+      clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => this.save("query", search.value), 200);
+    });
+    search.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();
+      clearTimeout(this.searchTimer);
+      if ((this.model.get("query") || "") !== search.value) this.save("query", search.value);
+      this.jump();
+    });
+  }
 
-  vp.addEventListener("wheel", (e) => {
-    if (!w) return;
-    e.preventDefault();
-    const r = vp.getBoundingClientRect();
-    const step = e.deltaMode === 1 ? 0.05 : e.deltaMode === 2 ? 1 : 0.0015;
-    zoomAt(e.clientX - r.left, e.clientY - r.top, Math.exp(-e.deltaY * step));
-  }, { passive: false });
+  bindPointer() {
+    const setHover = (id) => {
+      if (id === this.lastHover) return;
+      this.lastHover = id;
+      this.save("hovered", id);
+    };
+    this.d.stage.addEventListener("pointerover", (e) => {
+      if (this.pz.dragging()) return;
+      const g = e.target.closest ? e.target.closest("g.node") : null;
+      setHover(g && g.id ? g.id : "");
+    });
+    this.d.vp.addEventListener("pointerleave", () => setHover(""));
+    const d = this.d, pz = this.pz;
+    d.zoomIn.addEventListener("click", () => pz.zoomCenter(1.25));
+    d.zoomOut.addEventListener("click", () => pz.zoomCenter(0.8));
+    d.actual.addEventListener("click", () => pz.zoomCenter(1 / pz.k));
+    d.fit.addEventListener("click", () => pz.fit("all"));
+  }
 
-  vp.addEventListener("pointerdown", (e) => {
-    if (e.button !== 0 || el.classList.contains("fv-gv-isbusy")) return;
-    drag = { x: e.clientX, y: e.clientY, tx, ty, moved: false, target: e.target, id: e.pointerId };
-  });
-  vp.addEventListener("pointermove", (e) => {
-    if (!drag) return;
-    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
-    if (!drag.moved && Math.hypot(dx, dy) > 4) {
-      drag.moved = true;
-      vp.classList.add("fv-dragging");
-      try { vp.setPointerCapture(drag.id); } catch (err) { /* pointer already gone */ }
-    }
-    if (drag.moved) {
-      moved = true;
-      tx = drag.tx + dx;
-      ty = drag.ty + dy;
-      apply();
-    }
-  });
-  const endDrag = (e, click) => {
-    if (!drag) return;
-    const d = drag;
-    drag = null;
-    vp.classList.remove("fv-dragging");
-    if (!d.moved && click) {
-      const g = d.target && d.target.closest ? d.target.closest("g.node") : null;
-      if (g && stage.contains(g) && g.id) {
-        if (model.get("clicked") === g.id) model.set("clicked", "");
-        model.set("clicked", g.id);
-        model.save_changes();
-      }
-    }
-  };
-  vp.addEventListener("pointerup", (e) => endDrag(e, true));
-  vp.addEventListener("pointercancel", (e) => endDrag(e, false));
-  vp.addEventListener("pointerleave", (e) => { if (drag && !drag.moved) drag = null; });
+  listen() {
+    const m = this.model, d = this.d;
+    const handlers = {
+      svg: () => this.setSvg(),
+      node_map: () => this.applyQuery(false),
+      label: () => { d.label.textContent = m.get("label"); },
+      message: () => {
+        d.msg.textContent = m.get("message");
+        d.msg.title = m.get("message");
+        d.msg.style.display = m.get("message") ? "" : "none";
+      },
+      busy: () => this.el.classList.toggle("fv-gv-isbusy", m.get("busy")),
+      height: () => { d.vp.style.height = m.get("height"); },
+      hovered: () => { this.lastHover = m.get("hovered"); this.showHover(); },
+      selected: () => this.showSelected(),
+      query: () => this.applyQuery(true),
+    };
+    for (const [name, fn] of Object.entries(handlers)) m.on(`change:${name}`, fn);
+    for (const name of ["label", "message", "busy", "height", "svg"]) handlers[name]();
+    return () => {
+      for (const [name, fn] of Object.entries(handlers)) m.off(`change:${name}`, fn);
+    };
+  }
+}
 
-  let lastHover = "";
-  const setHover = (id) => {
-    if (id === lastHover) return;
-    lastHover = id;
-    model.set("hovered", id);
-    model.save_changes();
-  };
-  stage.addEventListener("pointerover", (e) => {
-    if (drag && drag.moved) return;
-    const g = e.target.closest ? e.target.closest("g.node") : null;
-    setHover(g && g.id ? g.id : "");
-  });
-  vp.addEventListener("pointerleave", () => setHover(""));
-
-  const center = () => ({ x: vp.clientWidth / 2, y: vp.clientHeight / 2 });
-  zoomIn.addEventListener("click", () => { const c = center(); zoomAt(c.x, c.y, 1.25); });
-  zoomOut.addEventListener("click", () => { const c = center(); zoomAt(c.x, c.y, 0.8); });
-  actual.addEventListener("click", () => { const c = center(); zoomAt(c.x, c.y, 1 / k); });
-  fit.addEventListener("click", () => { moved = false; fitView(false); });
-
+function renderGraph({ model, el }) {
+  const pane = new GraphPane(model, el);
+  pane.bindSearch();
+  pane.bindPointer();
   const ro = new ResizeObserver(() => {
-    if (needsFit) needsFit = !fitView(true);
+    if (pane.needsFit) pane.needsFit = !pane.pz.fit("auto");
   });
-  ro.observe(vp);
-
-  const setLabel = () => { label.textContent = model.get("label"); };
-  const setMsg = () => {
-    msg.textContent = model.get("message");
-    msg.title = model.get("message");
-    msg.style.display = model.get("message") ? "" : "none";
-  };
-  const setBusy = () => el.classList.toggle("fv-gv-isbusy", model.get("busy"));
-  const setHeight = () => { vp.style.height = model.get("height"); };
-  const onHover = () => { lastHover = model.get("hovered"); showHover(); };
-
-  model.on("change:svg", setSvg);
-  model.on("change:label", setLabel);
-  model.on("change:message", setMsg);
-  model.on("change:busy", setBusy);
-  model.on("change:height", setHeight);
-  model.on("change:hovered", onHover);
-  model.on("change:selected", showSelected);
-  const onQuery = () => applyQuery(true);
-  model.on("change:query", onQuery);
-  setLabel();
-  setMsg();
-  setBusy();
-  setHeight();
-  setSvg();
+  ro.observe(pane.d.vp);
+  const stop = pane.listen();
   return () => {
     ro.disconnect();
-    clearTimeout(searchTimer);
-    model.off("change:svg", setSvg);
-    model.off("change:label", setLabel);
-    model.off("change:message", setMsg);
-    model.off("change:busy", setBusy);
-    model.off("change:height", setHeight);
-    model.off("change:hovered", onHover);
-    model.off("change:selected", showSelected);
-    model.off("change:query", onQuery);
+    clearTimeout(pane.searchTimer);
+    stop();
   };
 }
 
 // --- attribute table -------------------------------------------------------------------------
 
-function renderTable({ model, el }) {
+function checkbox(text, title) {
+  const lab = h("label", "fv-at-opt");
+  const box = h("input");
+  box.type = "checkbox";
+  lab.title = title;
+  lab.append(box, document.createTextNode(" " + text));
+  return [lab, box];
+}
+
+function tableDom(el) {
   el.classList.add("fv-at");
-  const bar = h("div", "fv-at-bar");
-  const filter = h("input", "fv-at-filter");
-  filter.type = "search";
-  filter.placeholder = "filter attributes";
-  const check = (text, title, on) => {
-    const lab = h("label", "fv-at-opt");
-    const box = h("input");
-    box.type = "checkbox";
-    box.checked = on;
-    lab.title = title;
-    lab.append(box, document.createTextNode(" " + text));
-    return [lab, box];
-  };
-  const [keptLab, onlyKept] = check("only kept", "Show only attributes the frozen module still holds", false);
-  const [mutLab, onlyMut] = check("only mutated", "Show only attributes a method writes", false);
-  const [trainLab, showTraining] = check("training flags", "Show the `training` flag of every module", false);
-  const count = h("span", "fv-at-count");
+  const d = { bar: h("div", "fv-at-bar"), filter: h("input", "fv-at-filter"), count: h("span", "fv-at-count"),
+    methodsRow: h("div", "fv-at-methods"), wrap: h("div", "fv-at-wrap"), head: h("thead"), body: h("tbody"),
+    empty: h("div", "fv-at-empty", "No attribute matches the filters.") };
+  d.filter.type = "search";
+  d.filter.placeholder = "filter attributes";
+  const [keptLab, onlyKept] = checkbox("only kept", "Show only attributes the frozen module still holds");
+  const [mutLab, onlyMut] = checkbox("only mutated", "Show only attributes a method writes");
+  const [trainLab, showTraining] = checkbox("training flags", "Show the `training` flag of every module");
+  Object.assign(d, { onlyKept, onlyMut, showTraining });
   const busy = h("span", "fv-at-busy");
   busy.append(h("span", "fv-spin"), h("span", "", " freezing…"));
-  bar.append(filter, keptLab, mutLab, trainLab, count, busy);
-  const methodsRow = h("div", "fv-at-methods");
-  const wrap = h("div", "fv-at-wrap");
-  const table = h("table", "fv-at-table");
-  const head = h("thead");
+  d.bar.append(d.filter, keptLab, mutLab, trainLab, d.count, busy);
   const hr = h("tr");
   for (const [text, title, cls] of [["keep", "preserve: pass this name in preserved_attrs", "fv-at-keep"],
     ["attribute", "path from the module root; kind and type below", "fv-at-attr"],
@@ -354,190 +222,206 @@ function renderTable({ model, el }) {
     if (title) th.title = title;
     hr.append(th);
   }
-  head.append(hr);
-  const body = h("tbody");
-  table.append(head, body);
-  const empty = h("div", "fv-at-empty", "No attribute matches the filters.");
-  wrap.append(table, empty);
-  el.append(bar, methodsRow, wrap);
+  d.head.append(hr);
+  const table = h("table", "fv-at-table");
+  table.append(d.head, d.body);
+  d.wrap.append(table, d.empty);
+  el.append(d.bar, d.methodsRow, d.wrap);
+  return d;
+}
 
-  let pending = null, timer = null;
-  const preserved = () => new Set(pending || model.get("preserved") || []);
+function fateChip(fate, colors) {
+  const c = colors[fate] || ["#eee", "#999", fate];
+  const s = h("span", "fv-chip", c[2] || fate);
+  s.dataset.fate = fate;
+  s.title = fate;
+  s.style.background = c[0];
+  s.style.borderColor = c[1];
+  return s;
+}
 
-  function toggle(name, on) {
-    const list = (pending || model.get("preserved") || []).filter((n) => n !== name);
+function attributeCell(r) {
+  const td = h("td", "fv-at-attr");
+  const path = h("div", "fv-at-path");
+  r.path.split(".").forEach((part, i) => {  // allow line breaks after the dots
+    if (i) path.append(".", document.createElement("wbr"));
+    path.append(part);
+  });
+  path.title = "self." + r.path;
+  const sub = h("div", "fv-at-sub", r.kind + " · " + r.type);
+  sub.title = r.type;
+  td.append(path, sub);
+  return td;
+}
+
+function whyCell(r) {
+  const td = h("td", "fv-at-why");
+  const why = h("div", "fv-at-whytext", r.why);
+  why.title = r.why;
+  td.append(why);
+  if (r.warning) td.append(h("div", "fv-at-warn", "⚠ " + r.warning));
+  return td;
+}
+
+class AttributeTable {
+  constructor(model, el) {
+    this.model = model;
+    this.el = el;
+    this.d = tableDom(el);
+    this.pending = null;
+    this.timer = null;
+  }
+
+  preserved() { return new Set(this.pending || this.model.get("preserved") || []); }
+
+  lockedNames() {
+    return new Set((this.model.get("methods") || []).filter((m) => m.locked).map((m) => m.name));
+  }
+
+  toggle(name, on) {
+    const list = (this.pending || this.model.get("preserved") || []).filter((n) => n !== name);
     if (on) list.push(name);
-    pending = list;
-    el.classList.add("fv-at-pending");
-    clearTimeout(timer);
-    timer = setTimeout(flush, model.get("debounce_ms"));
-  }
-  function flush() {
-    if (pending === null) return;
-    model.set("preserved", pending);
-    pending = null;
-    el.classList.remove("fv-at-pending");
-    model.save_changes();
+    this.pending = list;
+    this.el.classList.add("fv-at-pending");
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.flush(), this.model.get("debounce_ms"));
   }
 
-  function chip(fate, colors) {
-    const c = colors[fate] || ["#eee", "#999", fate];
-    const s = h("span", "fv-chip", c[2] || fate);
-    s.dataset.fate = fate;
-    s.title = fate;
-    s.style.background = c[0];
-    s.style.borderColor = c[1];
-    return s;
+  flush() {
+    if (this.pending === null) return;
+    this.model.set("preserved", this.pending);
+    this.pending = null;
+    this.el.classList.remove("fv-at-pending");
+    this.model.save_changes();
   }
 
-  function buildMethods() {
-    methodsRow.textContent = "";
-    const methods = model.get("methods") || [];
+  keepBox(name, checked, disabled) {
+    const box = h("input");
+    box.type = "checkbox";
+    box.dataset.name = name;
+    box.checked = checked;
+    box.disabled = disabled;
+    box.addEventListener("change", () => this.toggle(name, box.checked));
+    return box;
+  }
+
+  buildMethods() {
+    const row = this.d.methodsRow, methods = this.model.get("methods") || [];
+    row.textContent = "";
     if (!methods.length) return;
-    methodsRow.append(h("span", "fv-at-mlabel", "methods:"));
-    const pres = preserved();
+    row.append(h("span", "fv-at-mlabel", "methods:"));
+    const pres = this.preserved();
     for (const m of methods) {
       const lab = h("label", "fv-at-method" + (m.kept ? "" : " fv-at-gone"));
-      const box = h("input");
-      box.type = "checkbox";
-      box.dataset.name = m.name;
-      box.checked = m.locked || pres.has(m.name);
-      box.disabled = Boolean(m.locked) || model.get("busy");
-      box.addEventListener("change", () => toggle(m.name, box.checked));
+      const box = this.keepBox(m.name, m.locked || pres.has(m.name), Boolean(m.locked) || this.model.get("busy"));
       lab.title = m.locked ? "forward is always kept" :
         (m.kept ? "kept on the frozen module" : "not kept: freezing drops methods it is not asked to preserve");
       lab.append(box, document.createTextNode(" " + m.name + "()"));
-      methodsRow.append(lab);
+      row.append(lab);
     }
   }
 
-  function buildRows() {
-    body.textContent = "";
-    const colors = model.get("fate_colors") || {};
-    const pres = preserved();
-    const sel = model.get("selected");
+  buildRow(r, pres, colors) {
+    const tr = h("tr");
+    tr.dataset.path = r.path;
+    tr.dataset.survives = r.survives ? "1" : "";
+    tr.dataset.mutated = r.mutated ? "1" : "";
+    tr.dataset.training = r.path === "training" || r.path.endsWith(".training") ? "1" : "";
+    tr.dataset.search = (r.path + " " + r.kind + " " + r.type + " " + r.fate + " " + r.fate_label).toLowerCase();
+    if (r.path === this.model.get("selected")) tr.classList.add("fv-at-sel");
+    const keep = h("td", "fv-at-keep");
+    const box = this.keepBox(r.path, pres.has(r.path), this.model.get("busy"));
+    box.title = `preserve self.${r.path}`;
+    box.addEventListener("click", (e) => e.stopPropagation());
+    keep.append(box);
+    const fate = h("td", "fv-at-fate");
+    fate.append(fateChip(r.fate, colors));
+    tr.append(keep, attributeCell(r), fate, whyCell(r));
+    tr.addEventListener("click", () => {
+      if (this.model.get("clicked") === r.path) this.model.set("clicked", "");
+      this.model.set("clicked", r.path);
+      this.model.save_changes();
+    });
+    return tr;
+  }
+
+  buildRows() {
+    const colors = this.model.get("fate_colors") || {}, pres = this.preserved();
     const frag = document.createDocumentFragment();
-    for (const r of model.get("rows") || []) {
-      const tr = h("tr");
-      tr.dataset.path = r.path;
-      tr.dataset.survives = r.survives ? "1" : "";
-      tr.dataset.mutated = r.mutated ? "1" : "";
-      tr.dataset.training = r.path === "training" || r.path.endsWith(".training") ? "1" : "";
-      tr.dataset.search = (r.path + " " + r.kind + " " + r.type + " " + r.fate + " " + r.fate_label).toLowerCase();
-      if (r.path === sel) tr.classList.add("fv-at-sel");
-      const td0 = h("td", "fv-at-keep");
-      const box = h("input");
-      box.type = "checkbox";
-      box.dataset.name = r.path;
-      box.checked = pres.has(r.path);
-      box.disabled = model.get("busy");
-      box.title = `preserve self.${r.path}`;
-      box.addEventListener("click", (e) => e.stopPropagation());
-      box.addEventListener("change", () => toggle(r.path, box.checked));
-      td0.append(box);
-      const td1 = h("td", "fv-at-attr");
-      const path = h("div", "fv-at-path");
-      r.path.split(".").forEach((part, i) => {  // allow line breaks after the dots
-        if (i) path.append(".", document.createElement("wbr"));
-        path.append(part);
-      });
-      path.title = "self." + r.path;
-      const sub = h("div", "fv-at-sub", r.kind + " · " + r.type);
-      sub.title = r.type;
-      td1.append(path, sub);
-      const td4 = h("td", "fv-at-fate");
-      td4.append(chip(r.fate, colors));
-      const td5 = h("td", "fv-at-why");
-      const why = h("div", "fv-at-whytext", r.why);
-      why.title = r.why;
-      td5.append(why);
-      if (r.warning) {
-        const warn = h("div", "fv-at-warn", "⚠ " + r.warning);
-        td5.append(warn);
-      }
-      tr.append(td0, td1, td4, td5);
-      tr.addEventListener("click", () => {
-        if (model.get("clicked") === r.path) model.set("clicked", "");
-        model.set("clicked", r.path);
-        model.save_changes();
-      });
-      frag.append(tr);
-    }
-    body.append(frag);
-    applyFilter();
+    for (const r of this.model.get("rows") || []) frag.append(this.buildRow(r, pres, colors));
+    this.d.body.textContent = "";
+    this.d.body.append(frag);
+    this.applyFilter();
   }
 
-  function applyFilter() {
-    const q = filter.value.trim().toLowerCase();
+  applyFilter() {
+    const d = this.d, q = d.filter.value.trim().toLowerCase();
     let shown = 0, total = 0;
-    for (const tr of body.rows) {
+    for (const tr of d.body.rows) {
       total += 1;
       const ok = (!q || tr.dataset.search.includes(q)) &&
-        (!onlyKept.checked || tr.dataset.survives) &&
-        (!onlyMut.checked || tr.dataset.mutated) &&
-        (showTraining.checked || !tr.dataset.training || q.includes("training"));
+        (!d.onlyKept.checked || tr.dataset.survives) &&
+        (!d.onlyMut.checked || tr.dataset.mutated) &&
+        (d.showTraining.checked || !tr.dataset.training || q.includes("training"));
       tr.style.display = ok ? "" : "none";
       shown += ok ? 1 : 0;
     }
-    count.textContent = shown === total ? `${total} attributes` : `${shown} of ${total} attributes`;
-    empty.style.display = shown ? "none" : "";
-    empty.textContent = total ? "No attribute matches the filters." : "This module has no attributes.";
+    d.count.textContent = shown === total ? `${total} attributes` : `${shown} of ${total} attributes`;
+    d.empty.style.display = shown ? "none" : "";
+    d.empty.textContent = total ? "No attribute matches the filters." : "This module has no attributes.";
   }
 
-  const lockedNames = () => new Set((model.get("methods") || []).filter((m) => m.locked).map((m) => m.name));
-  function syncChecks() {
-    const pres = preserved(), locked = lockedNames();
-    for (const box of el.querySelectorAll("input[data-name]")) {
+  syncChecks() {
+    const pres = this.preserved(), locked = this.lockedNames();
+    for (const box of this.el.querySelectorAll("input[data-name]")) {
       box.checked = locked.has(box.dataset.name) || pres.has(box.dataset.name);
     }
   }
-  function setBusy() {
-    const b = model.get("busy");
-    el.classList.toggle("fv-at-isbusy", b);
-    const locked = lockedNames();
-    for (const box of el.querySelectorAll("input[data-name]")) {
-      box.disabled = b || locked.has(box.dataset.name);
-    }
+
+  setBusy() {
+    const b = this.model.get("busy"), locked = this.lockedNames();
+    this.el.classList.toggle("fv-at-isbusy", b);
+    for (const box of this.el.querySelectorAll("input[data-name]")) box.disabled = b || locked.has(box.dataset.name);
   }
-  function setSelected() {
-    const sel = model.get("selected");
-    for (const tr of body.rows) {
+
+  setSelected() {
+    const sel = this.model.get("selected"), wrap = this.d.wrap;
+    for (const tr of this.d.body.rows) {
       const on = tr.dataset.path === sel;
       tr.classList.toggle("fv-at-sel", on);
       if (on && tr.style.display !== "none") {  // scroll the table only, not the page
-        const top = tr.offsetTop - head.offsetHeight, bottom = tr.offsetTop + tr.offsetHeight;
+        const top = tr.offsetTop - this.d.head.offsetHeight, bottom = tr.offsetTop + tr.offsetHeight;
         if (top < wrap.scrollTop) wrap.scrollTop = top;
         else if (bottom > wrap.scrollTop + wrap.clientHeight) wrap.scrollTop = bottom - wrap.clientHeight;
       }
     }
   }
-  const setHeight = () => { wrap.style.maxHeight = model.get("height"); };
-  const onPreserved = () => { pending = null; el.classList.remove("fv-at-pending"); syncChecks(); };
 
-  filter.addEventListener("input", applyFilter);
-  for (const box of [onlyKept, onlyMut, showTraining]) box.addEventListener("change", applyFilter);
-  model.on("change:rows", buildRows);
-  model.on("change:methods", buildMethods);
-  model.on("change:fate_colors", buildRows);
-  model.on("change:preserved", onPreserved);
-  model.on("change:busy", setBusy);
-  model.on("change:selected", setSelected);
-  model.on("change:height", setHeight);
-  setHeight();
-  buildMethods();
-  buildRows();
-  setBusy();
-  return () => {
-    clearTimeout(timer);
-    flush();
-    model.off("change:rows", buildRows);
-    model.off("change:methods", buildMethods);
-    model.off("change:fate_colors", buildRows);
-    model.off("change:preserved", onPreserved);
-    model.off("change:busy", setBusy);
-    model.off("change:selected", setSelected);
-    model.off("change:height", setHeight);
-  };
+  listen() {
+    const m = this.model, d = this.d;
+    d.filter.addEventListener("input", () => this.applyFilter());
+    for (const box of [d.onlyKept, d.onlyMut, d.showTraining]) box.addEventListener("change", () => this.applyFilter());
+    const handlers = {
+      rows: () => this.buildRows(),
+      methods: () => this.buildMethods(),
+      fate_colors: () => this.buildRows(),
+      preserved: () => { this.pending = null; this.el.classList.remove("fv-at-pending"); this.syncChecks(); },
+      busy: () => this.setBusy(),
+      selected: () => this.setSelected(),
+      height: () => { d.wrap.style.maxHeight = m.get("height"); },
+    };
+    for (const [name, fn] of Object.entries(handlers)) m.on(`change:${name}`, fn);
+    for (const name of ["height", "methods", "rows", "busy"]) handlers[name]();
+    return () => {
+      clearTimeout(this.timer);
+      this.flush();
+      for (const [name, fn] of Object.entries(handlers)) m.off(`change:${name}`, fn);
+    };
+  }
+}
+
+function renderTable({ model, el }) {
+  return new AttributeTable(model, el).listen();
 }
 
 function render(ctx) {

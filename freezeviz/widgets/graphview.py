@@ -4,7 +4,8 @@
 ``AttributeTable`` shows the attributes and root methods with a "preserve" checkbox each.
 
 Both classes load the same ES module and stylesheet (no build step); the module picks the
-view to draw from the ``_fv_kind`` trait.
+view to draw from the ``_fv_kind`` trait. The module is graph.js (the drawing core the HTML
+report inlines too) followed by graphview.js.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import anywidget
 import traitlets as t
 
-from freezeviz.web import HERE as _WEB
+from freezeviz.web import asset
 
-ESM = _WEB / "graphview.js"
-CSS = _WEB / "graphview.css"
+# anywidget loads one module; the shared core goes in front (it declares FVGraph, no exports)
+ESM = asset("graph.js") + "\n" + asset("graphview.js")
+CSS = asset("graph.css") + "\n" + asset("graphview.css")
 
 
 class GraphView(anywidget.AnyWidget):
@@ -23,6 +25,8 @@ class GraphView(anywidget.AnyWidget):
 
     Synced traits
         svg        the drawing
+        node_map   what each SVG id stands for: ``GraphView.node_map`` of
+                   :mod:`freezeviz.render` in JSON form (``node_map_dict``); search reads it
         label      short text shown in the pane's toolbar ("before", "after")
         message    a note under the toolbar (e.g. why the drawing was collapsed)
         height     CSS height of the drawing area
@@ -40,6 +44,7 @@ class GraphView(anywidget.AnyWidget):
     _fv_kind = t.Unicode("graph").tag(sync=True)
 
     svg = t.Unicode("").tag(sync=True)
+    node_map = t.Dict().tag(sync=True)
     label = t.Unicode("").tag(sync=True)
     message = t.Unicode("").tag(sync=True)
     height = t.Unicode("450px").tag(sync=True)

@@ -1,17 +1,12 @@
-"""Shared helpers for the render tests: the `dot` marker and SVG/DOT inspection."""
+"""Shared helpers for the render tests: SVG/DOT inspection (tests that run `dot` carry the
+``needs_dot`` marker of tests/conftest.py)."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
-import pytest
-
-HAS_DOT = shutil.which("dot") is not None
-needs_dot = pytest.mark.skipif(not HAS_DOT, reason="the Graphviz `dot` program is not installed "
-                                                   "(apt-get install graphviz)")
 SVG_NS = "{http://www.w3.org/2000/svg}"
 _DOT_NODE_RE = re.compile(r'^"([^"]+)" \[(.*)\]$', re.MULTILINE)
 

@@ -7,13 +7,13 @@ import time
 
 import pytest
 import render_models as rm
-from render_helpers import needs_dot, parse_svg, svg_nodes
+from render_helpers import parse_svg, svg_nodes
 
 from freezeviz import examples
 from freezeviz.data.snapshot import ConstantInfo, GraphSnapshot, NodeInfo, SourceLoc, ValueInfo
 from freezeviz.render import draw
 
-pytestmark = needs_dot
+pytestmark = pytest.mark.needs_dot
 
 
 def synth(n: int = 5000, scoped: bool = True) -> GraphSnapshot:

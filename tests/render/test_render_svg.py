@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from render_helpers import check_dot, needs_dot, parse_svg, svg_nodes, svg_texts
+from render_helpers import check_dot, parse_svg, svg_nodes, svg_texts
 
 from freezeviz.data.fates import Fate
 from freezeviz.data.snapshot import (
@@ -16,7 +16,7 @@ from freezeviz.data.snapshot import (
 )
 from freezeviz.render import GraphView, draw, legend
 
-pytestmark = needs_dot
+pytestmark = pytest.mark.needs_dot
 
 NASTY = ['q"uote', "back\\slash", "\\N\\G\\l\\E", "new\nline\r\tx", "<script>alert(1)</script>",
          "a]]>b", "x--y", "&amp; &#x41; &", "{br|ace}", "<<tag>>", "é☃😀", "nul\x00esc\x1b",
