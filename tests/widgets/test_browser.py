@@ -139,109 +139,115 @@ def _wait(page, what: str, js: str, timeout_s: float, arg=None):
         time.sleep(0.25)
 
 
-def test_inspector_in_jupyterlab(tmp_path, free_port, chromium_path, chromium_args,
-                                 screenshot_path):
-    from playwright.sync_api import sync_playwright
+def _open_and_run(page, port: int) -> None:
+    page.set_default_timeout(20_000)
+    page.goto(f"http://127.0.0.1:{port}/lab/tree/inspector.ipynb?reset", timeout=60_000)
+    _wait(page, "the kernel to be idle", """() => {
+        const app = window.jupyterapp;
+        const w = app && app.shell.currentWidget;
+        const k = w && w.sessionContext && w.sessionContext.session &&
+                  w.sessionContext.session.kernel;
+        return Boolean(k && k.status === 'idle' && w.content.widgets.length);
+    }""", KERNEL_READY_S)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    _wait(page, "both graph panes", """() =>
+        document.querySelectorAll('.fv-inspector .fv-gv svg g.node').length > 2 &&
+        document.querySelectorAll('.fv-inspector .fv-gv .fv-gv-stage > svg').length === 2
+    """, WIDGET_S)
 
+
+def _hover_click_and_search(page, gv) -> None:
+    # hover a node on the left: its counterpart on the right lights up
+    node = gv.nth(0).locator("g.node.fv-op").first
+    node_id = node.get_attribute("id")
+    node.hover()
+    _wait(page, "the hovered node's counterpart to light up", """(id) => {
+        const right = document.querySelectorAll('.fv-inspector .fv-gv')[1];
+        const g = right.querySelector('#' + CSS.escape(id));
+        return g && g.classList.contains('fv-hover');
+    }""", 15, node_id)
+
+    # click it: the details panel describes it
+    node.click()
+    _wait(page, "the details of the clicked node", """() => {
+        const d = document.querySelector('.fv-inspector .fv-details');
+        return d && /aten::add/.test(d.innerText) && /source/.test(d.innerText);
+    }""", 15)
+
+    # search in one pane: matches are marked in both (the query is linked)
+    page.locator(".fv-gv-search").nth(0).fill("GetAttr self.modified")
+    _wait(page, "search matches in both panes", """() => {
+        const panes = document.querySelectorAll('.fv-inspector .fv-gv');
+        return Array.from(panes).every(p => p.querySelectorAll('g.fv-match').length >= 2);
+    }""", 15)
+    page.locator(".fv-gv-search").nth(0).fill("")
+    _wait(page, "the search to clear", """() =>
+        !document.querySelector('.fv-inspector .fv-gv g.fv-match')""", 15)
+
+
+def _wheel_zooms_and_fit_restores(page, gv) -> None:
+    stage = gv.nth(1).locator(".fv-gv-stage")
+    fitted = stage.evaluate("e => e.style.transform")
+    box = gv.nth(1).locator(".fv-gv-viewport").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.wait_for_timeout(100)
+    assert stage.evaluate("e => e.style.transform") != fitted
+    gv.nth(1).locator("button", has_text="fit").click()
+    assert stage.evaluate("e => e.style.transform") == fitted
+
+
+def _keep_version(page) -> None:
+    """Tick "keep" for version: re-freeze; the table and the frozen drawing say it is kept."""
+    box = page.locator('.fv-at input[data-name="version"]')
+    assert not box.is_checked()
+    box.check()
+    _wait(page, "version's fate chip to become preserved_requested", """() =>
+        document.querySelector(
+            '.fv-at tr[data-path="version"] .fv-chip[data-fate="preserved_requested"]')
+    """, REFREEZE_S)
+    _wait(page, "the frozen drawing to say the module keeps version", """() => {
+        const right = document.querySelectorAll('.fv-inspector .fv-gv')[1];
+        return /keeps.*self\\.version/.test(right.querySelector('svg').textContent);
+    }""", REFREEZE_S)
+    assert page.locator('.fv-at input[data-name="version"]').is_checked()
+    assert "'version'" in page.locator(".fv-inspector .fv-title").inner_text()
+
+
+def _picture(page, gv, path) -> None:
+    """Select an attribute, hover a node again, and take the picture."""
+    page.locator('.fv-at tr[data-path="modified_tensor"] .fv-at-path').click()
+    _wait(page, "the attribute's details", """() =>
+        /self\\.modified_tensor/.test(
+            document.querySelector('.fv-inspector .fv-details').innerText)""", 15)
+    page.wait_for_timeout(300)
+    gv.nth(1).locator("g.node.fv-op").first.hover()
+    page.wait_for_timeout(300)
+    inspector = page.locator(".fv-inspector").first
+    inspector.scroll_into_view_if_needed()
+    shot = inspector.screenshot(path=str(path))
+    assert len(shot) > 20_000
+
+
+def test_inspector_in_jupyterlab(tmp_path, free_port, browser, screenshot_path):
     started = time.monotonic()
     root = tmp_path / "lab"
     root.mkdir()
     _write_notebook(root / "inspector.ipynb")
     lab = _start_lab(root, free_port, tmp_path / "lab.log")
     try:
-        with sync_playwright() as pw:
-            args = list(dict.fromkeys([*chromium_args, "--no-sandbox", "--disable-gpu",
-                                       "--disable-background-networking",
-                                       "--disable-component-update", "--no-first-run"]))
-            browser = pw.chromium.launch(executable_path=chromium_path, args=args, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1440, "height": 1500})
-                page.set_default_timeout(20_000)
-                page.goto(f"http://127.0.0.1:{free_port}/lab/tree/inspector.ipynb?reset",
-                          timeout=60_000)
-                _wait(page, "the kernel to be idle", """() => {
-                    const app = window.jupyterapp;
-                    const w = app && app.shell.currentWidget;
-                    const k = w && w.sessionContext && w.sessionContext.session &&
-                              w.sessionContext.session.kernel;
-                    return Boolean(k && k.status === 'idle' && w.content.widgets.length);
-                }""", KERNEL_READY_S)
-                page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-                _wait(page, "both graph panes", """() =>
-                    document.querySelectorAll('.fv-inspector .fv-gv svg g.node').length > 2 &&
-                    document.querySelectorAll('.fv-inspector .fv-gv .fv-gv-stage > svg').length === 2
-                """, WIDGET_S)
-                gv = page.locator(".fv-inspector .fv-gv")
-                assert gv.count() == 2
-                assert "inlined" in page.locator(".fv-inspector .fv-pane").nth(0).inner_text()
-
-                # hover a node on the left: its counterpart on the right lights up
-                node = gv.nth(0).locator("g.node.fv-op").first
-                node_id = node.get_attribute("id")
-                node.hover()
-                _wait(page, "the hovered node's counterpart to light up", """(id) => {
-                    const right = document.querySelectorAll('.fv-inspector .fv-gv')[1];
-                    const g = right.querySelector('#' + CSS.escape(id));
-                    return g && g.classList.contains('fv-hover');
-                }""", 15, node_id)
-
-                # click it: the details panel describes it
-                node.click()
-                _wait(page, "the details of the clicked node", """() => {
-                    const d = document.querySelector('.fv-inspector .fv-details');
-                    return d && /aten::add/.test(d.innerText) && /source/.test(d.innerText);
-                }""", 15)
-
-                # search in one pane: matches are marked in both (the query is linked)
-                page.locator(".fv-gv-search").nth(0).fill("GetAttr self.modified")
-                _wait(page, "search matches in both panes", """() => {
-                    const panes = document.querySelectorAll('.fv-inspector .fv-gv');
-                    return Array.from(panes).every(p => p.querySelectorAll('g.fv-match').length >= 2);
-                }""", 15)
-                page.locator(".fv-gv-search").nth(0).fill("")
-                _wait(page, "the search to clear", """() =>
-                    !document.querySelector('.fv-inspector .fv-gv g.fv-match')""", 15)
-
-                # wheel zooms, the fit button restores
-                stage = gv.nth(1).locator(".fv-gv-stage")
-                fitted = stage.evaluate("e => e.style.transform")
-                box = gv.nth(1).locator(".fv-gv-viewport").bounding_box()
-                page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-                page.mouse.wheel(0, -400)
-                page.wait_for_timeout(100)
-                assert stage.evaluate("e => e.style.transform") != fitted
-                gv.nth(1).locator("button", has_text="fit").click()
-                assert stage.evaluate("e => e.style.transform") == fitted
-
-                # tick "keep" for version: re-freeze, the table and the frozen drawing say kept
-                box = page.locator('.fv-at input[data-name="version"]')
-                assert not box.is_checked()
-                box.check()
-                _wait(page, "version's fate chip to become preserved_requested", """() =>
-                    document.querySelector(
-                        '.fv-at tr[data-path="version"] .fv-chip[data-fate="preserved_requested"]')
-                """, REFREEZE_S)
-                _wait(page, "the frozen drawing to say the module keeps version", """() => {
-                    const right = document.querySelectorAll('.fv-inspector .fv-gv')[1];
-                    return /keeps.*self\\.version/.test(right.querySelector('svg').textContent);
-                }""", REFREEZE_S)
-                assert page.locator('.fv-at input[data-name="version"]').is_checked()
-                assert "'version'" in page.locator(".fv-inspector .fv-title").inner_text()
-
-                # select an attribute for the picture, and hover a node again
-                page.locator('.fv-at tr[data-path="modified_tensor"] .fv-at-path').click()
-                _wait(page, "the attribute's details", """() =>
-                    /self\\.modified_tensor/.test(
-                        document.querySelector('.fv-inspector .fv-details').innerText)""", 15)
-                page.wait_for_timeout(300)
-                gv.nth(1).locator("g.node.fv-op").first.hover()
-                page.wait_for_timeout(300)
-                inspector = page.locator(".fv-inspector").first
-                inspector.scroll_into_view_if_needed()
-                shot = inspector.screenshot(path=str(screenshot_path("inspector.png")))
-                assert len(shot) > 20_000
-            finally:
-                browser.close()
+        page = browser.new_page(viewport={"width": 1440, "height": 1500})
+        try:
+            _open_and_run(page, free_port)
+            gv = page.locator(".fv-inspector .fv-gv")
+            assert gv.count() == 2
+            assert "inlined" in page.locator(".fv-inspector .fv-pane").nth(0).inner_text()
+            _hover_click_and_search(page, gv)
+            _wheel_zooms_and_fit_restores(page, gv)
+            _keep_version(page)
+            _picture(page, gv, screenshot_path("inspector.png"))
+        finally:
+            page.close()
     finally:
         _stop_lab(lab, free_port)
     assert time.monotonic() - started < 120, "the browser test should take under 2 minutes"

@@ -3,16 +3,19 @@ selection, tabs and the static picture a saved notebook shows."""
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 
 import ipywidgets as W
 import pytest
+import torch
 
 import freezeviz
 from freezeviz.data.fates import Fate
 from freezeviz.examples import MyModule2, resnet_tiny
 from freezeviz.widgets import AttributeTable, FreezeInspector, GraphView
+from freezeviz.widgets.state import PerReport
 
 pytestmark = pytest.mark.needs_dot
 
@@ -52,15 +55,18 @@ def test_defaults(insp):
     assert insp.selected is None and insp.error is None and not insp.busy
     assert insp.left.svg.lstrip().startswith(("<?xml", "<svg"))
     assert "<svg" in insp.right.svg
+    # the browser gets the node map with the drawing: search and hover read it
+    assert set(insp.right.node_map) >= set(node_ids(insp.right.svg))
     assert {r["path"] for r in insp.table.rows} >= {"modified_tensor", "version"}
     assert [m["name"] for m in insp.table.methods] == ["forward"]
     assert insp.table.fate_colors["preserved_mutated"][2] == Fate.PRESERVED_MUTATED.label
     row = next(r for r in insp.table.rows if r["path"] == "modified_tensor")
     assert row["fate"] == "preserved_mutated" and row["mutated"] and row["survives"]
-    assert "torch.jit.freeze" in insp.repro_text.value
+    assert "torch.jit.freeze" in insp.tabs.repro_text.value
     assert "MyModule2" in insp.title.value
     # hovering one pane is mirrored in the other (in the browser, without the kernel)
-    assert {(lk.source[1], lk.target[1]) for lk in insp._links} >= {("hovered", "hovered")}
+    assert {((lk.source[0], lk.source[1]), (lk.target[0], lk.target[1]))
+            for lk in insp.panes.links} >= {((insp.left, "hovered"), (insp.right, "hovered"))}
 
 
 def test_toggle_preserve_version(insp):
@@ -94,8 +100,8 @@ def test_freeze_error_is_shown_and_last_good_state_kept():
     assert insp.right.svg == svg
     assert insp.error_box.layout.display != "none" and "interface" in insp.error_box.value
     assert not insp.busy
-    insp.tabs.selected_index = 5
-    assert "interface" in insp.warnings_html.value
+    insp.tabs.open_tab("warnings")
+    assert "interface" in insp.tabs.warnings_html.value
     # still usable: a good set clears the error
     insp.before_stage = "scripted"
     insp.preserved_attrs = []
@@ -131,7 +137,8 @@ def test_stage_pickers(insp):
     left = insp.left.svg
     insp.before_stage = "scripted"
     assert insp.before_stage == "scripted" and insp.left.svg != left
-    assert "CallMethod" in insp.report.stage("scripted").graph.text or insp.left.svg
+    assert f"MyModule2: {insp.report.stage('scripted').label}" in insp.left.svg
+    assert f"{insp.report.stage('scripted').graph.count():,} nodes" in insp.panes.before_info.value
     with pytest.raises(KeyError):
         insp.after_stage = "no_such_stage"
     # the after pane follows the final stage across re-freezes unless a stage was picked
@@ -141,20 +148,29 @@ def test_stage_pickers(insp):
 
 
 def test_click_node_shows_details(insp):
-    ids = node_ids(insp.right.svg)
-    writer = next(i for i in ids if "aten_add_examples_py_37" in i)  # self.modified_tensor += 1
-    insp.right.clicked = writer  # what clicking the node in the browser does
+    # the node that writes self.modified_tensor, as the report's final graph records it
+    final = insp.report.final_stage().graph
+    node = next(n for n in final.iter_nodes() if "modified_tensor" in n.writes)
+    clicked = None
+    for i in node_ids(insp.right.svg):
+        sel = insp.select_node("after", i)
+        assert sel["type"] in ("node", "input", "output")  # every drawn node resolves
+        if sel["type"] == "node" and sel["node"] == node.id:
+            clicked = i
+    insp.right.clicked = clicked  # what clicking the node in the browser does
     sel = insp.selected
-    assert sel["type"] == "node" and sel["kind"] == "aten::add_"
+    assert sel["type"] == "node" and sel["kind"] == node.kind == "aten::add_"
     assert sel["attribute"] == "modified_tensor" and sel["fate"] == "preserved_mutated"
-    assert sel["source"].endswith("examples.py:37") and "modified_tensor" in sel["code"]
+    path, line = sel["source"].rsplit(":", 1)
+    assert path.endswith("examples.py")
+    assert "modified_tensor" in open(path).read().splitlines()[int(line) - 1]
+    assert "modified_tensor" in sel["code"]
     assert sel["pane"] == "after" and sel["in_other_pane"]
     assert insp.right.clicked == ""  # reset, so clicking it again works
     assert "aten::add_" in insp.details.value and "kept: written" in insp.details.value
-    assert insp.left.selected == [writer] and insp.right.selected == [writer]
-    for i in ids:  # every drawn node resolves to something
-        assert insp.select_node("after", i)["type"] in ("node", "input", "output")
+    assert insp.left.selected == [clicked] and insp.right.selected == [clicked]
     assert insp.select_node("before", node_ids(insp.left.svg)[0])["pane"] == "before"
+    assert insp.select_node("after", "fv_no_such_node")["type"] == "unknown"
 
 
 def test_click_attribute_highlights_it(insp):
@@ -170,35 +186,38 @@ def test_click_attribute_highlights_it(insp):
 
 
 def test_tabs(insp):
-    insp.tabs.selected_index = 0
-    rows = len(insp.stages_box.children)
-    insp.show_unchanged.value = True
-    assert len(insp.stages_box.children) > rows
-    first = insp.stages_box.children[0].children[0]
-    toggle = first.children[1]
-    toggle.value = True  # first stage: torch's printout of the graph
-    assert "graph(" in insp.stages_box.children[0].children[1].value
-    insp.tabs.selected_index = 1
-    assert "modified_tensor" in insp.alias_html.value and "aten::add_" in insp.alias_html.value
-    insp.tabs.selected_index = 2
-    assert "def forward" in insp.code_html.value
-    insp.tabs.selected_index = 3
-    assert "example_inputs" in insp.numerics_html.value
-    insp.tabs.selected_index = 5
-    assert "training mode" in insp.warnings_html.value
-    second = insp.stages_box.children[1].children[0]
-    second.children[0].click()
+    tabs = insp.tabs
+    tabs.open_tab("stages")
+    rows = tabs.stage_rows()
+    tabs.show_unchanged.value = True
+    assert len(tabs.stage_rows()) > len(rows)
+    first = tabs.stage_rows()[0]
+    first.toggle.value = True  # first stage: torch's printout of the graph
+    assert "graph(" in first.diff.value
+    tabs.open_tab("alias")
+    assert "modified_tensor" in tabs.alias_html.value and "aten::add_" in tabs.alias_html.value
+    tabs.open_tab("code")
+    assert "def forward" in tabs.code_html.value
+    tabs.open_tab("numerics")
+    assert "example_inputs" in tabs.numerics_html.value
+    tabs.open_tab("warnings")
+    assert "training mode" in tabs.warnings_html.value
+    second = tabs.stage_rows()[1]
+    second.compare.click()
     stages = insp.report.stages_of()
     assert insp.before_stage == stages[0].name and insp.after_stage == stages[1].name
+    with pytest.raises(KeyError):
+        tabs.open_tab("nope")
 
 
 def test_numerics_tab_with_example_inputs():
     import torch
 
     insp = freezeviz.inspect(MyModule2(), example_inputs=(torch.ones(3),))
-    insp.tabs.selected_index = 3
+    insp.tabs.open_tab("numerics")
     assert insp.report.numerics
-    assert "max abs" in insp.numerics_html.value and "frozen" in insp.numerics_html.value
+    html = insp.tabs.numerics_html.value
+    assert "max abs" in html and "frozen" in html
     assert insp.tabs.titles[3] == "Numerics"
 
 
@@ -222,3 +241,102 @@ def test_larger_model_collapses_and_draws():
     assert insp.selected["type"] == "attribute"
     for i in node_ids(insp.left.svg)[:40]:
         assert insp.select_node("before", i)["type"] != "unknown"
+
+
+class _Block(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        x = torch.relu(self.lin(x))
+        for _ in range(6):
+            x = torch.sigmoid(x * 2 + 1 - x)
+        return x
+
+
+class _CallsOneBlockOften(torch.nn.Module):
+    """One submodule run 30 times: a large graph, drawn with one collapsed box per run."""
+
+    def __init__(self):
+        super().__init__()
+        self.blk = _Block()
+
+    def forward(self, x):
+        y = x
+        for _ in range(30):
+            y = self.blk(y) + x
+        return y
+
+
+def test_every_collapsed_run_resolves_to_its_nodes():
+    insp = freezeviz.inspect(_CallsOneBlockOften().eval())
+    assert "collapsed" in insp.right.message
+    boxes = [i for i in node_ids(insp.right.svg) if i.startswith("fv_box_blk")]
+    assert len(boxes) == 30  # one box per run, however many runs there are
+    final = insp.report.final_stage().graph
+    in_blk = sum(1 for n in final.iter_nodes() if n.scope.split(".")[0] == "blk")
+    total = 0
+    for i in boxes:
+        sel = insp.select_node("after", i)
+        assert sel["type"] == "collapsed" and sel["scope"] == "blk", (i, sel)
+        assert sel["nodes"] == sum(sel["kinds"].values()) > 0  # its members, by kind
+        assert f"{sel['nodes']} nodes" in insp.right.svg  # as the box's label says
+        assert f"<td>{sel['nodes']}</td>" in insp.details.value
+        total += sel["nodes"]
+    assert 0 < total <= in_blk  # the runs split blk's drawn nodes between them
+    insp.select_attribute("blk.lin.weight")  # marked where it is drawn, and only there
+    assert insp.left.selected
+    assert all(f'id="{i}"' in insp.left.svg for i in insp.left.selected)
+    assert all(f'id="{i}"' in insp.right.svg for i in insp.right.selected)
+
+
+def test_what_is_derived_from_a_report_goes_with_it():
+    class Report:  # anything that can be referred to weakly
+        pass
+
+    dropped = []
+    cache = PerReport(4, on_drop=dropped.append)
+    a, b = Report(), Report()
+    assert cache.get(a, "alias", lambda: "of a") == "of a"
+    assert cache.get(a, "alias", lambda: "made again") == "of a"  # kept
+    assert cache.get(b, "alias") is None  # per report
+    cache.put(b, "alias", "of b")
+    del a
+    gc.collect()
+    assert cache.get(b, "alias") == "of b" and len(cache) == 1
+    assert dropped == ["of a"]  # dropped values are handed back (to close widgets)
+    for i in range(6):
+        cache.put(b, i, i)
+    assert len(cache) == 4 and dropped[1:] == ["of b", 0, 1]  # bounded, oldest out first
+
+
+def test_stage_rows_no_longer_kept_are_closed():
+    class Small(FreezeInspector):
+        cache_size = 1  # keeps the row widgets of two (report, filter) pairs
+
+    insp = Small(MyModule2())
+    old = insp.tabs.stage_rows()
+    assert old and all(r.comm is not None for r in old)
+    insp.preserved_attrs = ["version"]
+    insp.tabs.show_unchanged.value = True
+    shown = insp.tabs.stage_rows()
+    assert all(r.comm is None for r in old)  # closed: the kernel keeps no widget it cannot show
+    assert all(r.comm is not None for r in shown)
+    assert len(shown) == len(insp.report.stages_of())
+
+
+def test_method_picker_switches_the_panes():
+    from tests.corpus.modules import ExportedReset
+
+    insp = freezeviz.inspect(ExportedReset(), preserved_attrs=["reset"])
+    assert list(insp.method_picker.options) == ["forward", "reset"]
+    assert insp.method_picker.layout.display != "none"  # shown when there is a choice
+    forward_svg = insp.right.svg
+    insp.method = "reset"
+    final = insp.report.final_stage("reset")
+    assert insp.after_stage == final.name and insp.right.svg != forward_svg
+    assert f"{final.graph.count():,} nodes" in insp.panes.after_info.value
+    assert [r.stage for r in insp.tabs.stage_rows()][0] == insp.report.stages_of("reset")[0].name
+    with pytest.raises(KeyError):
+        insp.method = "no_such_method"

@@ -1,0 +1,189 @@
+"""The two graph panes: a stage picker and a :class:`GraphView` each, diff-coloured against
+each other and linked by hover and search in the browser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ipywidgets as W
+
+from freezeviz.render.nodemap import node_map_dict
+from freezeviz.widgets.graphview import GraphView
+from freezeviz.widgets.html import placeholder_svg
+from freezeviz.widgets.state import PerReport, executor
+
+PANE_HEIGHT = "450px"
+SIDES = ("before", "after")
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One laid-out pane and the node map that says what each of its SVG ids stands for."""
+
+    svg: str
+    message: str
+    stage: str
+    method: str
+    against: str | None
+    side: str
+    node_map: dict = field(default_factory=dict, repr=False)  # svg id -> NodeRef
+    node_map_plain: dict = field(default_factory=dict, repr=False)  # as the browser gets it
+
+
+def pane_title(report, stage) -> str:
+    """The drawing's title; from the frozen stage on it says what the module keeps."""
+    title = f"{report.module_name}: {stage.label}"
+    names = [s.name for s in report.stages_of(stage.method)]
+    if "frozen" in names and names.index(stage.name) >= names.index("frozen"):
+        kept = [a.path for a in report.attributes
+                if a.fate.survives and not a.path.endswith("training")]
+        if kept:
+            more = f" +{len(kept) - 3} more" if len(kept) > 3 else ""
+            title += " · module keeps " + ", ".join("self." + p for p in kept[:3]) + more
+        else:
+            title += " · module keeps no state"
+    return title
+
+
+def make_drawing(report, method: str, stage: str, against: str, side: str) -> Drawn:
+    """Lay one pane out (thread-safe: reads the report only)."""
+    st = report.stage(stage, method)
+    try:
+        view = report.draw(stage, method=method, diff_against=against, diff_side=side,
+                           title=pane_title(report, st))
+        svg, node_map = view.svg, view.node_map
+        return Drawn(svg, view.message or "", stage, method, against, side, node_map,
+                     node_map_dict(node_map))
+    except Exception as exc:  # dot missing or failing: say so in the pane
+        return Drawn(placeholder_svg(f"cannot draw: {exc}"), str(exc), stage, method, against,
+                     side)
+
+
+def stage_options(report, method: str) -> list[tuple[str, str]]:
+    return [(f"{i}. {s.name}{'' if s.changed else '  (no change)'}", s.name)
+            for i, s in enumerate(report.stages_of(method))]
+
+
+class GraphPanes(W.HBox):
+    """Before and after panes. ``show`` puts a report in; picking a stage redraws (drawings
+    are cached per report, method, stages and side); ``on_redraw`` runs after each redraw.
+    ``links`` mirror hover and search between the panes in the browser."""
+
+    def __init__(self, height: str = PANE_HEIGHT, cache_size: int = 8):
+        self.left, self.right = GraphView(height=height), GraphView(height=height)
+        self.before_picker = W.Dropdown(layout=W.Layout(width="auto"))
+        self.after_picker = W.Dropdown(layout=W.Layout(width="auto"))
+        self.before_info, self.after_info = W.HTML(), W.HTML()
+        panes = [self._pane(side, picker, view, info) for side, picker, view, info in (
+            ("before", self.before_picker, self.left, self.before_info),
+            ("after", self.after_picker, self.right, self.after_info))]
+        super().__init__(panes, layout=W.Layout(width="100%"))
+        self.add_class("fv-panes")
+        # mirrored in the browser, without a round trip through the kernel
+        self.links = (W.jslink((self.left, "hovered"), (self.right, "hovered")),
+                      W.jslink((self.left, "query"), (self.right, "query")))
+        self.drawings = PerReport(16 * max(1, cache_size))
+        self.on_redraw: Callable[[], None] = lambda: None
+        self.report, self.method = None, "forward"
+        self.follow_final = True  # the after pane shows the final stage across re-freezes
+        self._quiet = False
+        self.before_picker.observe(self._on_pick, "value")
+        self.after_picker.observe(self._on_pick, "value")
+
+    @staticmethod
+    def _pane(side, picker, view, info) -> W.VBox:
+        tag = W.HTML(f'<span class="fv-side fv-side-{side}">{side}</span>')
+        bar = W.HBox([tag, picker, info])
+        bar.add_class("fv-pane-bar")
+        pane = W.VBox([bar, view], layout=W.Layout(flex="1 1 0", min_width="0"))
+        pane.add_class("fv-pane")
+        return pane
+
+    # --- what is shown ---------------------------------------------------------------------
+    @property
+    def stages(self) -> tuple[str, str]:
+        return self.before_picker.value, self.after_picker.value
+
+    def view(self, side: str) -> GraphView:
+        return self.left if side == "before" else self.right
+
+    def show(self, report, method: str, *, reset: bool = False) -> None:
+        """Show ``report``'s ``method``: keep the picked stages where it has them (the after
+        pane moves to the final stage unless another was picked); ``reset`` picks afresh."""
+        previous, self.report, self.method = self.report, report, method
+        options = stage_options(report, method)
+        names = [v for _, v in options]
+        final = report.final_stage(method).name
+        before, after = self.stages
+        if reset:
+            before, after, self.follow_final = None, final, True
+        elif previous is not None and self.follow_final:
+            after = final
+        self._quiet = True
+        try:
+            for picker in (self.before_picker, self.after_picker):
+                picker.options = options
+            self.before_picker.value = before if before in names else (
+                "inlined" if "inlined" in names else names[0])
+            self.after_picker.value = after if after in names else final
+        finally:
+            self._quiet = False
+        self.redraw()
+
+    def pick(self, before: str | None, after: str) -> None:
+        """Show stages ``before`` (None: keep) and ``after`` side by side."""
+        self._quiet = True
+        try:
+            if before is not None:
+                self.before_picker.value = before
+            self.after_picker.value = after
+        finally:
+            self._quiet = False
+        self.follow_final = after == self.report.final_stage(self.method).name
+        self.redraw()
+
+    def _on_pick(self, change) -> None:
+        if self._quiet or self.report is None:
+            return
+        if change["owner"] is self.after_picker:
+            self.follow_final = change["new"] == self.report.final_stage(self.method).name
+        self.redraw()
+
+    # --- drawing ---------------------------------------------------------------------------
+    def _job(self, side: str) -> tuple[str, str, str, str]:
+        before, after = self.stages
+        return ((self.method, before, after, "before") if side == "before"
+                else (self.method, after, before, "after"))
+
+    def drawing(self, side: str) -> Drawn:
+        """What pane ``side`` ("before" or "after") shows."""
+        job = self._job(side)
+        return self.drawings.get(self.report, job, lambda: make_drawing(self.report, *job))
+
+    def redraw(self) -> None:
+        report = self.report
+        jobs = [self._job(side) for side in SIDES]
+        missing = [j for j in jobs if (report, j) not in self.drawings]
+        if len(missing) == 2:  # lay both out at once
+            futures = [executor().submit(make_drawing, report, *j) for j in missing]
+            for job, future in zip(missing, futures):
+                self.drawings.put(report, job, future.result())
+        for side, info in zip(SIDES, (self.before_info, self.after_info)):
+            drawn, view = self.drawing(side), self.view(side)
+            with view.hold_sync():
+                view.svg, view.message = drawn.svg, drawn.message
+                view.node_map = drawn.node_map_plain
+            s = report.stage(drawn.stage, self.method)
+            info.value = (f'<span class="fv-status">{s.graph.count():,} nodes'
+                          f'{"" if s.changed else " · no change"}</span>')
+        self.on_redraw()
+
+    def mark(self, before: list[str], after: list[str]) -> None:
+        """Draw these SVG ids as selected."""
+        self.left.selected, self.right.selected = before, after
+
+    def set_busy(self, busy: bool) -> None:
+        self.left.busy = self.right.busy = busy
+
+
