@@ -1,0 +1,189 @@
+"""The freezeviz benchmarks as a pyperf script: each value is measured in a fresh worker process.
+
+    python benchmarks/bench_freeze.py -o results.json
+    python benchmarks/bench_freeze.py -o results.json --only raw_resnet50,freezeviz_resnet50
+
+``benchmarks/run.py`` (``make bench``) turns the results into ratios against raw
+``torch.jit.freeze``. Every value is one call (``loops=1``, no warm-up): a second freeze of
+the same model in the same process would measure freezeviz's cache, which has its own
+benchmark (``freezeviz_resnet50_cached``). The ``memory_*`` benchmarks are in bytes: how far
+the process's peak resident memory rose above what it held with the model built (Linux).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import pyperf
+
+def _setup():
+    warnings.simplefilter("ignore")
+    import torch
+
+    import freezeviz.engine.torchscript.run  # noqa: F401  (imported before timing, as torch is)
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # the same work for each value, whatever else the machine does
+    return torch
+
+
+def _timed(work, prepare=lambda: None):
+    """A pyperf time function: ``prepare()`` untimed, then ``work(prepared)`` timed."""
+    def time_func(loops):
+        total = 0.0
+        for _ in range(loops):
+            state = prepare()
+            t = time.perf_counter()
+            work(state)
+            total += time.perf_counter() - t
+        return total
+    return time_func
+
+
+def _status_bytes(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return int(re.search(rf"^{key}:\s+(\d+) kB", f.read(), re.M).group(1)) * 1024
+
+
+def _peak_growth(work, prepare):
+    """A pyperf "time" function whose value is bytes: the rise of peak RSS during ``work``."""
+    def memory_func(loops):
+        total = 0
+        for _ in range(loops):
+            state = prepare()
+            gc.collect()
+            base = _status_bytes("VmRSS")
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # the peak (VmHWM) starts again from what the process holds now
+            work(state)
+            total += _status_bytes("VmHWM") - base
+        return total
+    return memory_func
+
+
+def _resnet50():
+    _setup()
+    from freezeviz import examples
+
+    return examples.resnet50()
+
+
+def _transformer():
+    _setup()
+    from freezeviz import examples
+
+    return examples.transformer_encoder()
+
+
+def _raw(model):
+    import torch
+
+    torch.jit.freeze(torch.jit.script(model))
+
+
+def _freezeviz(model):
+    import freezeviz
+
+    freezeviz.freeze(model)
+
+
+def _frozen_resnet50():
+    import freezeviz
+
+    model = _resnet50()
+    freezeviz.freeze(model)
+    return model
+
+
+def _draw(model):
+    import freezeviz
+
+    report = freezeviz.freeze(model)
+    for stage in ("inlined", "final"):
+        _ = report.draw(stage).svg
+
+
+def _inspector(*toggles):
+    """Time the last change of ``preserved_attrs`` of an open inspector, after the others."""
+    def prepare():
+        import torch
+
+        import freezeviz
+
+        insp = freezeviz.inspect(torch.jit.script(_resnet50()))
+        for preserved in toggles[:-1]:
+            insp.preserved_attrs = preserved
+        return insp
+
+    def work(insp):
+        insp.preserved_attrs = toggles[-1]
+    return _timed(work, prepare)
+
+
+def _synthetic():
+    _setup()
+    from freezeviz.data.snapshot import ConstantInfo, GraphSnapshot, NodeInfo, ValueInfo
+
+    nodes, prev = [NodeInfo("n0", "prim::Constant", (), (ValueInfo("c1", "int"),),
+                            constant=ConstantInfo("int", "1"))], "x"
+    for i in range(1, 5001):
+        kind = ("aten::add", "aten::mul", "aten::relu", "aten::conv2d")[i % 4]
+        ins = (prev, "c1") if kind != "aten::relu" else (prev,)
+        nodes.append(NodeInfo(f"n{i}", kind, ins, (ValueInfo(f"v{i}", "Tensor"),),
+                              scope=f"block{i // 250}.layer{(i // 50) % 5}"))
+        prev = f"v{i}"
+    return GraphSnapshot("forward", (ValueInfo("x", "Tensor"),), (prev,), tuple(nodes), "")
+
+
+def _draw_snapshot(snap):
+    from freezeviz.render import draw
+
+    _ = draw(snap).svg
+
+
+def _cli_report(_):
+    out = os.environ.get("FREEZEVIZ_BENCH_REPORT") or os.path.join(tempfile.gettempdir(),
+                                                                   "freezeviz_bench_report.html")
+    subprocess.run([sys.executable, "-m", "freezeviz", "report", "freezeviz.examples:resnet50",
+                    "-q", "-o", out], check=True, capture_output=True)
+
+
+BENCHMARKS = {
+    "raw_resnet50": _timed(_raw, _resnet50),
+    "freezeviz_resnet50": _timed(_freezeviz, _resnet50),
+    "freezeviz_resnet50_cached": _timed(_freezeviz, _frozen_resnet50),
+    "draw_resnet50": _timed(_draw, _resnet50),
+    "inspector_toggle_resnet50": _inspector(["fc"]),
+    "inspector_back_resnet50": _inspector(["fc"], []),
+    "raw_transformer": _timed(_raw, _transformer),
+    "freezeviz_transformer": _timed(_freezeviz, _transformer),
+    "draw_synthetic_5000": _timed(_draw_snapshot, _synthetic),
+    "cli_report_resnet50": _timed(_cli_report),
+    "memory_raw_resnet50": _peak_growth(_raw, _resnet50),
+    "memory_freezeviz_resnet50": _peak_growth(_freezeviz, _resnet50),
+}
+
+
+def _forward_only(cmd, args):
+    if args.only:
+        cmd.extend(("--only", args.only))
+
+
+def main() -> None:
+    runner = pyperf.Runner(processes=3, values=1, warmups=0, loops=1, add_cmdline_args=_forward_only)
+    runner.argparser.add_argument("--only", help="comma-separated benchmark names")
+    args = runner.parse_args()
+    for name in args.only.split(",") if args.only else BENCHMARKS:
+        unit = "byte" if name.startswith("memory_") else "second"
+        runner.bench_time_func(name, BENCHMARKS[name], metadata={"unit": unit})
+
+
+if __name__ == "__main__":
+    main()
