@@ -1,15 +1,17 @@
 """Shared fixtures and markers for the freezeviz test suite.
 
-Markers
-    browser    drives headless Chromium; skipped when Chromium or playwright is missing
-    slow       real-size models or notebooks
+Markers (declared in pyproject.toml)
+    browser    drives headless Chromium; skipped when Chromium or playwright is missing;
+               always also ``slow``
+    slow       takes seconds (real-size models, notebooks, subprocesses, Chromium);
+               ``python -m pytest -m "not slow"`` (`make test-fast`) leaves them out
     needs_dot  needs Graphviz's ``dot`` program; skipped when it is not on PATH
 
 Fixtures
-    needs_dot       skips the test when ``dot`` is missing (same as the marker)
     chromium_path   "/usr/bin/chromium" (or $FREEZEVIZ_CHROMIUM), or skips
     chromium_args   launch flags for Chromium on a machine with no outside network
-    browser_page    a fresh Playwright page in a shared headless Chromium
+    browser         the headless Chromium (a Playwright Browser) of a test module: every
+                    browser test opens its pages in it
     free_port       an unused TCP port on 127.0.0.1
     screenshot_path where a test saves a picture: the test's tmp folder, or docs/img/ when
                     FREEZEVIZ_SCREENSHOTS=1 (`make screenshots`), so `make test` never rewrites
@@ -40,6 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
+    "--no-sandbox",
 ]
 
 # torch >= 2.10 deprecates every torch.jit entry point (script, trace, freeze, save, load...):
@@ -50,22 +53,12 @@ TORCHSCRIPT_WARNING_FILTERS = [
     r"ignore::DeprecationWarning:torch\.jit",
 ]
 
-_MARKERS = {
-    "browser": "drives headless Chromium (needs /usr/bin/chromium and playwright)",
-    "slow": "real-size models or notebooks",
-    "needs_dot": "needs Graphviz's dot program on PATH",
-}
-
 # Also outside pytest's per-test warning capture (e.g. imports at collection time).
 warnings.filterwarnings("ignore", message=r".*torch\.jit.* is deprecated", category=DeprecationWarning)
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    known = {line.split(":", 1)[0].strip() for line in config.getini("markers")}
-    for name, doc in _MARKERS.items():
-        if name not in known:
-            config.addinivalue_line("markers", f"{name}: {doc}")
     for spec in TORCHSCRIPT_WARNING_FILTERS:
         config.addinivalue_line("filterwarnings", spec)
 
@@ -97,6 +90,13 @@ def _chromium_missing_reason() -> str | None:
     return None
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Starting Chromium alone takes seconds: every browser test counts as slow.
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("needs_dot") is not None:
         reason = _dot_missing_reason()
@@ -106,15 +106,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         reason = _chromium_missing_reason()
         if reason:
             _missing(reason)
-
-
-@pytest.fixture
-def needs_dot() -> str:
-    """Skip unless Graphviz's ``dot`` is on PATH; returns its path."""
-    reason = _dot_missing_reason()
-    if reason:
-        _missing(reason)
-    return shutil.which("dot")
 
 
 @pytest.fixture(scope="session")
@@ -131,28 +122,20 @@ def chromium_args() -> list[str]:
     return list(CHROMIUM_ARGS)
 
 
-@pytest.fixture(scope="session")
-def _pw_browser(chromium_path: str, chromium_args: list[str]):
+# Module scope, not session: a test that starts its own Playwright (JupyterLab) must not run
+# while another sync Playwright is still open in the same thread.
+@pytest.fixture(scope="module")
+def browser(chromium_path: str, chromium_args: list[str]):
+    """Headless Chromium, launched once per test module; pages come from ``browser.new_page``."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=chromium_args,
-                                     headless=True)
+        launched = pw.chromium.launch(executable_path=chromium_path, args=chromium_args,
+                                      headless=True)
         try:
-            yield browser
+            yield launched
         finally:
-            browser.close()
-
-
-@pytest.fixture
-def browser_page(_pw_browser):
-    """A new page (in its own context) of a headless Chromium shared by the session."""
-    context = _pw_browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
+            launched.close()
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ from .corpus import modules as M
 
 REPO = Path(__file__).resolve().parent.parent
 
+# every test starts `python -m freezeviz` (torch imports in each): seconds apiece
+pytestmark = pytest.mark.slow
+
 
 def _env() -> dict:
     env = dict(os.environ)
@@ -70,7 +73,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
 def assert_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> None:
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback (most recent call last)" not in proc.stderr, proc.stderr
-    assert "freezeviz: error:" in proc.stderr or code == 2, proc.stderr
+    assert re.search(r"^freezeviz( \w+)?: error: ", proc.stderr, re.M), proc.stderr  # argparse's too
     for needle in needles:
         assert needle in proc.stderr, (needle, proc.stderr)
 
@@ -133,7 +136,9 @@ def test_stages_diff_shows_the_conv_bn_fold(models):
     assert " yes " not in unchanged
     assert "=== fold_conv_bn: changed the graph" in out
     assert "+++ fold_conv_bn" in out
-    assert "-  %13 : Tensor = aten::batch_norm" in out or "aten::batch_norm" in out
+    fold = out.split("=== fold_conv_bn: changed the graph", 1)[1].split("\n=== ", 1)[0]
+    bn = [line[:1] for line in fold.splitlines() if "aten::batch_norm" in line]
+    assert bn and set(bn) == {"-"}, fold  # the fold removes batch_norm and adds none
     assert "weight_fused_bn" in out
 
 
@@ -150,7 +155,9 @@ def test_report_from_a_file_with_inputs(models, tmp_path):
     assert str(out) in proc.stdout
     stderr = proc.stderr
     assert "freezeviz: loading and freezing ConvBN.pt ..." in stderr
-    assert "freezeviz: drawing 13 stages" in stderr or "freezeviz: drawing " in stderr
+    want = freezeviz.freeze(torch.jit.load(str(models["ConvBN"])),
+                            example_inputs=(torch.randn(1, 3, 8, 8),))
+    assert f"freezeviz: drawing {len(want.stages)} stages (" in stderr, stderr
 
 
 def test_report_from_a_factory(tmp_path):
@@ -180,7 +187,7 @@ def test_usage_errors_exit_2(models):
                     ("report", models["ConvBN"], "--inputs", "1xAx3"),
                     ("report", models["ConvBN"], "--inputs", ""),
                     ("attrs", models["ConvBN"], "--preserve", "a b"))
-    assert_error(procs[0], 2)
+    assert procs[0].returncode == 2 and procs[0].stderr.startswith("usage: freezeviz")  # the help
     assert_error(procs[1], 2, "MODEL")
     assert_error(procs[2], 2, "invalid choice")
     assert_error(procs[3], 2, "not a shape")

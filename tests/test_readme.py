@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +34,7 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
+@pytest.mark.slow
 @pytest.mark.needs_dot
 def test_use_it_example_prints_what_the_readme_shows(tmp_path):
     """The first python block, saved as net.py (the README's sample output names that file),
@@ -51,3 +54,28 @@ def test_use_it_example_prints_what_the_readme_shows(tmp_path):
         found = printed.find(part, at)
         assert found >= 0, f"README shows:\n{part}\n\nthe example printed:\n{run.stdout[:3000]}"
         at = found + len(part)
+
+
+def _freezeviz(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "freezeviz", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.mark.slow
+def test_check_section_prints_what_the_readme_shows(tmp_path):
+    """The "Checking fates in CI" commands, run on the "Use it" Net saved as model.pt: first a
+    version that only reads ``self.calls`` (the baseline), then the README's own."""
+    net = _blocks("python")[0].split("\nreport = ", 1)[0]
+    reads = net.replace("self.calls += 1", "x = x + self.calls")
+    assert reads != net
+    save = '\ntorch.jit.save(torch.jit.script(Net().eval()), "model.pt")\n'
+    commands = next(b for b in _blocks("bash") if "freezeviz check" in b).splitlines()
+    runs = []
+    for source, command in zip((reads, net), commands):
+        (tmp_path / "net.py").write_text(source + save, encoding="utf-8")
+        subprocess.run([sys.executable, "net.py"], cwd=tmp_path, check=True, timeout=300)
+        runs.append(_freezeviz(*shlex.split(command.split("#", 1)[0])[1:], cwd=tmp_path))
+    assert runs[0].returncode == 0, runs[0].stderr
+    assert runs[1].returncode == 1, runs[1].stderr
+    shown = next(b for b in _blocks("") if "changed fate:" in b)
+    assert _squash(runs[1].stdout) == _squash(shown), runs[1].stdout
