@@ -6,6 +6,8 @@ freezer runs), node schemas' write annotations (``Tensor(a!)``) and the module's
 
 from __future__ import annotations
 
+import weakref
+
 import functools
 from dataclasses import dataclass
 
@@ -275,16 +277,20 @@ _inventory_memo: dict[int, tuple] = {}
 def inventory(cmod, prefix: str = "") -> list[Slot]:
     """Every slot of a ``torch._C.ScriptModule`` tree (works on frozen modules too).
 
-    Memoised for the module object at hand (one freeze asks several times); the memo holds
-    the module, so an id is never reused while its entry lives."""
+    Memoised for the module object at hand (one freeze asks several times). The memo holds
+    the module weakly: it keeps no frozen module (and its weights) alive, and an entry whose
+    module is gone never answers for a new object at the same address."""
     if not prefix:
         memo = _inventory_memo.get(id(cmod))
-        if memo is not None and memo[0] is cmod:
+        if memo is not None and memo[0]() is cmod:
             return memo[1]
         slots = _inventory(cmod, "")
         if len(_inventory_memo) > 8:
             _inventory_memo.clear()
-        _inventory_memo[id(cmod)] = (cmod, slots)
+        try:
+            _inventory_memo[id(cmod)] = (weakref.ref(cmod), slots)
+        except TypeError:  # an object without weak references: no memo
+            pass
         return slots
     return _inventory(cmod, prefix)
 
