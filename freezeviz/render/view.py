@@ -7,6 +7,7 @@ automatic collapse depth for big graphs) and :func:`legend`.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import time
@@ -18,6 +19,7 @@ from freezeviz.render import styles as S
 from freezeviz.render.dot import DotDrawing, Plan, to_dot
 from freezeviz.render.fragments import placeholder_svg
 from freezeviz.render.nodemap import NodeRef, node_map_json
+from freezeviz.render.picture import PNG_FORMATS, png_args, small_png
 from freezeviz.render.styles import attrs_text, quote, svg_id
 
 INSTALL_HELP = ("the Graphviz `dot` program is not installed (or not on PATH); install it with "
@@ -32,13 +34,15 @@ class LayoutTimeout(RuntimeError):
     pass
 
 
-def run_dot(source: str, timeout: float | None = 10.0, fmt: str = "svg") -> bytes:
-    """Lay ``source`` out with ``dot``; :class:`LayoutTimeout` after ``timeout`` seconds."""
+def run_dot(source: str, timeout: float | None = 10.0, fmt: str = "svg",
+            args: Iterable[str] = ()) -> bytes:
+    """Lay ``source`` out with ``dot`` (and its ``args``); :class:`LayoutTimeout` after
+    ``timeout`` seconds."""
     exe = shutil.which("dot")
     if exe is None:
         raise RuntimeError(INSTALL_HELP)
     try:
-        done = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"),
+        done = subprocess.run([exe, f"-T{fmt}", *args], input=source.encode("utf-8"),
                               capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:  # subprocess.run has killed dot already
         raise LayoutTimeout(f"dot took longer than {timeout:g} s") from exc
@@ -67,6 +71,8 @@ class GraphView:
         self.layout_seconds: float | None = None
         self._fallbacks = list(fallbacks)
         self._svg: str | None = None
+        self._png: bytes | None | bool = False  # False: not rendered yet; None: none to keep
+        self._gave_up = False
 
     @property
     def svg(self) -> str:
@@ -97,6 +103,7 @@ class GraphView:
             except LayoutTimeout:
                 spent += time.perf_counter() - start
                 if not self._fallbacks:
+                    self._gave_up = True
                     self.layout_seconds = spent
                     self.message = (f"layout gave up after {self.timeout:g} s; pass "
                                     "collapse=0 or a smaller node_budget, or a longer timeout=")
@@ -116,11 +123,36 @@ class GraphView:
 
         return graphviz.Source(self.source)
 
+    def png(self) -> bytes | None:
+        """A small PNG of the drawing shown (:mod:`~freezeviz.render.picture` caps its size),
+        or None when there is none to keep: the layout gave up, or the PNG is too big."""
+        if self._png is False:
+            self.svg  # noqa: B018 -- the layout may switch to a fallback drawing
+            data = None
+            for fmt in () if self._gave_up else PNG_FORMATS:
+                try:
+                    data = run_dot(self.source, self.timeout, fmt, png_args())
+                    break
+                except LayoutTimeout:
+                    break
+                except RuntimeError:  # this Graphviz cannot write that format: the next one
+                    continue
+            self._png = small_png(data)
+        return self._png
+
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
-        mime = "image/svg+xml"
-        if (include and mime not in include) or (exclude and mime in exclude):
-            return {}
-        return {mime: self.svg}
+        """The SVG for trusted outputs, and a PNG that untrusted ones show (JupyterLab and
+        Notebook 7 refuse an untrusted ``image/svg+xml``, but always show ``image/png``)."""
+        def wanted(mime: str) -> bool:
+            return not ((include and mime not in include) or (exclude and mime in exclude))
+
+        data: dict[str, str] = {}
+        if wanted("image/svg+xml"):
+            data["image/svg+xml"] = self.svg
+        png = self.png() if wanted("image/png") else None
+        if png:
+            data["image/png"] = base64.b64encode(png).decode("ascii")
+        return data
 
     def _repr_svg_(self) -> str:
         return self.svg
@@ -139,6 +171,12 @@ class GraphView:
                 f"{'' if self.collapse is None else f', collapsed to depth {self.collapse}'}>")
 
 
+def _boxes_of_nodes(nodes: int) -> str:
+    # the stage pickers and tables count the graph's nodes; a box is what is drawn of them
+    return (f" (the graph's {nodes:,} nodes, with scalar constants and lists of them shown inside "
+            "their users' labels, plus its inputs and output)")
+
+
 def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
          diff_side: str = "after", collapse: int | None = None,
          fates: Mapping[str, object] | None = None, title: str | None = None,
@@ -148,8 +186,9 @@ def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
 
     ``diff_against``: the other stage; with ``diff_side="after"`` nodes missing from it are
     drawn as added, with ``"before"`` as removed. ``collapse``: draw submodules deeper than
-    this as single boxes; when None and the graph has more than ``node_budget`` nodes, the
-    deepest depth that fits is chosen (``view.message`` says so). ``fates``: attribute path
+    this as single boxes; when None and the full drawing has more than ``node_budget`` boxes
+    (the graph's nodes less the scalar constants drawn inside labels), the deepest depth that
+    fits is chosen (``view.message`` says so, with both counts). ``fates``: attribute path
     -> Fate, to colour attribute reads and constants. ``highlight``: node ids, node keys or
     attribute paths to emphasise.
     """
@@ -181,10 +220,11 @@ def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
         if shown > node_budget:
             limit = node_budget
             how = f"collapsed to depth {depth} and " if depth is not None else ""
-            message = (f"{how}drew the first {node_budget:,} of {full:,} nodes because the graph"
-                       f" is bigger than node_budget={node_budget}")
+            message = (f"{how}drew the first {node_budget:,} of {full:,} boxes because the "
+                       f"drawing is bigger than node_budget={node_budget}")
         else:
-            message = f"collapsed to depth {depth} because the full drawing has {full:,} nodes"
+            message = f"collapsed to depth {depth} because the full drawing has {full:,} boxes"
+        message += _boxes_of_nodes(snapshot.count())
         message += "; pass collapse=None, node_budget=None for the full drawing"
     drawing = to_dot(plan, depth, limit=limit, **opts)
 

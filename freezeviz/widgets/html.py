@@ -7,6 +7,7 @@ from freezeviz.data.fates import Fate
 from freezeviz.render.fragments import chip, esc, placeholder_svg
 from freezeviz.render.fragments import diff_html as _diff_html
 from freezeviz.render.fragments import inline_svg as _inline_svg
+from freezeviz.render.picture import svg_img
 
 __all__ = ["chip", "diff_html", "esc", "fate_colors", "inline_svg", "kv_table",
            "placeholder_svg", "static_picture", "title_html"]
@@ -43,7 +44,8 @@ STATIC_MAX_SVG_CHARS = 3_000_000
 
 def static_picture(report, panes: list[tuple[str, str, str]]) -> str:
     """Self-contained HTML of the drawings side by side, from (side, stage, svg) triples:
-    what a saved notebook shows without a kernel."""
+    what a saved notebook shows without a kernel. The drawings are ``<img>`` elements, which
+    sanitised (untrusted) HTML keeps, where it would reduce an inline ``<svg>`` to its text."""
     parts = []
     for side, stage, svg in panes:
         if len(svg) > STATIC_MAX_SVG_CHARS:
@@ -54,7 +56,7 @@ def static_picture(report, panes: list[tuple[str, str, str]]) -> str:
             '<div style="font:600 12px Helvetica,Arial,sans-serif;padding:4px 8px;'
             'background:#f9fafb;border-bottom:1px solid #e5e7eb;color:#374151">'
             f'{side}: {esc(stage)}</div>'
-            f'<div style="padding:4px">{inline_svg(svg, shrink=False)}</div></div>')
+            f'<div style="padding:4px">{svg_img(svg, f"{side}: {stage}")}</div></div>')
     pres = ", ".join(repr(p) for p in report.preserved_attrs)
     head = (f'<div style="font:13px Helvetica,Arial,sans-serif;margin:0 0 6px;color:#1f2937">'
             f'<b>freezeviz</b> · {esc(report.module_name)} · '

@@ -111,8 +111,9 @@ def test_hostile_corpus_synthetic(collapse):
 def test_mimebundle_and_digraph(convbn):
     view = draw(convbn[2])
     bundle = view._repr_mimebundle_()
-    assert set(bundle) == {"image/svg+xml"} and bundle["image/svg+xml"] == view.svg
+    assert set(bundle) == {"image/svg+xml", "image/png"} and bundle["image/svg+xml"] == view.svg
     assert view._repr_mimebundle_(include={"text/html"}) == {}
+    assert set(view._repr_mimebundle_(exclude={"image/svg+xml"})) == {"image/png"}
     assert view.digraph.source == view.source
     assert "nodes" in repr(view)
 

@@ -3,6 +3,7 @@ selection, tabs and the static picture a saved notebook shows."""
 
 from __future__ import annotations
 
+import base64
 import gc
 import re
 import time
@@ -225,8 +226,14 @@ def test_static_html_fallback(insp):
     data = insp._repr_mimebundle_()
     assert WIDGET_VIEW in data and data[WIDGET_VIEW]["model_id"] == insp.model_id
     html = data["text/html"]
-    assert html.count("<svg") == 2
-    assert "<?xml" not in html and "<!DOCTYPE" not in html
+    # pictures as <img>, which untrusted (sanitised) HTML keeps; an inline <svg> it drops
+    assert "<svg" not in html and html.count('src="data:image/svg+xml;base64,') == 2
+    svgs = [base64.b64decode(m).decode() for m in
+            re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', html)]
+    assert svgs[0].startswith("<svg") and 'xmlns="http://www.w3.org/2000/svg"' in svgs[0]
+    assert all("<?xml" not in s and "<!DOCTYPE" not in s for s in svgs)
+    for svg, pane in zip(svgs, (insp.left, insp.right)):  # the panes' drawings, node for node
+        assert re.findall(r'<g id="([^"]+)"', svg) == re.findall(r'<g id="([^"]+)"', pane.svg)
     assert "inlined" in html and insp.after_stage in html
     assert "text/plain" in data and "FreezeInspector" in data["text/plain"]
 
