@@ -1,7 +1,8 @@
 """Example models, defined here so that nothing is downloaded.
 
-``python -m freezeviz.examples`` runs the demo: freezes the torch.jit.freeze documentation's
-MyModule2, prints what happened to each attribute, and writes an HTML report.
+``python -m freezeviz.examples`` runs the demo: freezes :class:`Net` (a convolution, a BatchNorm
+and a call counter: freezing inlines the weights, folds the BatchNorm into the convolution and
+keeps the counter), prints what happened to each attribute, and writes an HTML report.
 Each factory is usable from the command line: ``freezeviz report freezeviz.examples:resnet50``.
 """
 
@@ -36,6 +37,28 @@ class MyModule2(nn.Module):
     def forward(self, input):
         self.modified_tensor += 1
         return input + self.modified_tensor
+
+
+class Net(nn.Module):
+    """The README's model: its weights are inlined, its BatchNorm is folded into the
+    convolution, and the counter it writes on every call is kept as module state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        self.register_buffer("calls", torch.zeros(()))
+        # statistics as after training: a fresh BatchNorm's weight and running_var are equal
+        # (all ones), and torch would pool them into one constant
+        with torch.no_grad():
+            for t in (self.bn.weight, self.bn.running_var):
+                t.uniform_(0.5, 1.5)
+            for t in (self.bn.bias, self.bn.running_mean):
+                t.uniform_(-0.5, 0.5)
+
+    def forward(self, x):
+        self.calls += 1
+        return torch.relu(self.bn(self.conv(x)))
 
 
 class ConvBNReLU(nn.Module):
@@ -133,19 +156,29 @@ def my_module2() -> nn.Module:
     return MyModule2().eval()
 
 
+def net() -> nn.Module:
+    return Net().eval()
+
+
 def main() -> None:
     import os
 
     import freezeviz
 
-    report = freezeviz.freeze(MyModule2(), preserved_attrs=["version"])
-    print("freezeviz demo: torch.jit.freeze(MyModule2, preserved_attrs=['version'])\n")
+    report = freezeviz.freeze(net())
+    print("freezeviz demo: torch.jit.freeze(Net().eval())  (conv -> bn -> relu, a call counter)\n")
+    unused = [a for a in report.attributes if a.fate.value == "removed_unused"]
     for a in report.attributes:
-        print(f"  self.{a.path:<18} {a.fate.label:<28} {a.why}")
+        if a not in unused:
+            print(f"  self.{a.path:<18} {a.fate.label:<28} {a.why}")
+    print(f"  ... and {len(unused)} attributes that nothing reads, removed as unused:",
+          ", ".join(a.path for a in unused))
+    for path in ("bn.running_mean", "calls"):
+        print()
+        print(report.explain(path))
     print()
-    print(report.explain("modified_tensor"))
-    print()
-    print("Stages:", ", ".join(f"{s.name}{'*' if s.changed else ''}" for s in report.stages),
+    changed = {id(s) for s in report.changed_stages()}
+    print("Stages:", ", ".join(f"{s.label}{'*' if id(s) in changed else ''}" for s in report.stages),
           "(* = changed the graph)")
     try:
         from freezeviz.render.html import write_report

@@ -8,6 +8,7 @@ import time
 from freezeviz.cli.io import (REPORT_MARKER, Progress, UserError, output_target, short, size_text, table, term,
                               warn_all, write_output)
 from freezeviz.cli.model import freeze_from_args
+from freezeviz.data.report import duration_text
 
 def cmd_report(args, progress: Progress) -> int:
     from freezeviz.render.html import render_html
@@ -54,9 +55,9 @@ def cmd_stages(args, progress: Progress) -> int:
             term(s.name), "yes" if s.changed else "-",
             f"{s.seconds * 1000:.1f}" if s.seconds else "-", f"{s.graph.count():,}",
             term(stage_description(report, s))])
-    changed = sum(1 for s in stages if s.changed)
+    changed = len(report.changed_stages())
     print(f"{term(report.module_name)}: {len(stages)} stages, {changed} changed the graph; "
-          f"froze in {report.seconds:.2f} s")
+          f"froze in {duration_text(report.seconds)}")
     off = 1 if several else 0
     for line in table(headers, rows, right={0, 3 + off, 4 + off}):
         print(line)

@@ -90,6 +90,13 @@ class NumericsRow:
     max_rel: float
 
 
+def duration_text(seconds: float) -> str:
+    """A freeze's duration as people read it: ``12 ms`` below a second, ``1.25 s`` above."""
+    if seconds < 1:
+        return f"{max(1, round(seconds * 1000))} ms"
+    return f"{seconds:.2f} s"
+
+
 def json_safe(value):
     """``value`` with every non-finite float written as "nan", "inf" or "-inf"."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -151,6 +158,11 @@ class FreezeReport:
 
     def stages_of(self, method: str = "forward") -> list[Stage]:
         return [s for s in self.stages if s.method == method]
+
+    def changed_stages(self) -> list[Stage]:
+        """The stages (of every method) whose graph differs from the previous stage of the same
+        method; each method's ``scripted`` stage is the starting point, never a change."""
+        return [s for s in self.stages if s.changed]
 
     def final_stage(self, method: str = "forward") -> Stage:
         return self.stages_of(method)[-1]
@@ -232,7 +244,7 @@ class FreezeReport:
         for a in self.attributes:
             counts[a.fate.value] = counts.get(a.fate.value, 0) + 1
         parts = ", ".join(f"{n} {Fate(k).label}" for k, n in counts.items())
-        changed = [s.name for s in self.stages_of() if s.changed and s.name not in ("scripted",)]
+        changed = [s.label for s in self.changed_stages()]
         return (f"{self.module_name}: {len(self.attributes)} attributes ({parts}); "
                 f"stages that changed the graph: {', '.join(changed) or 'none'}")
 

@@ -59,12 +59,19 @@ def alias_table(writers, cls: str = "fv-table") -> str:
     if not writers:
         return '<p class="fv-empty-note">No writes to module state.</p>'
     rows = "".join(
-        f"<tr><td class=\"mono\">%{esc(w.value)}</td><td class=\"fv-path\">self.{esc(w.attribute)}"
+        f"<tr><td>{_read_value(w)}</td><td class=\"fv-path\">self.{esc(w.attribute)}"
         f"</td><td class=\"mono\">{esc(w.writer)}</td><td>{source_html(w.source)}</td></tr>"
         for w in writers)
     return (f"<table class=\"{cls}\"><thead><tr><th>value read from state</th>"
             "<th>attribute</th><th>writer</th><th>where</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>")
+
+
+def _read_value(w) -> str:
+    """The value a writer writes through; a SetAttr reads none: it assigns the attribute."""
+    if w.value:
+        return f'<span class="mono">%{esc(w.value)}</span>'
+    return '<span class="fv-empty-note">none: a new value is assigned to the attribute</span>'
 
 
 def number(x: float) -> str:

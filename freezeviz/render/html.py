@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from freezeviz.data.fates import Fate
+from freezeviz.data.report import duration_text
 from freezeviz.render import styles as S
 from freezeviz.render.drawings import Drawings as _Drawings
 from freezeviz.render.drawings import stage_description
@@ -193,7 +194,7 @@ def _stages_section(report, d: _Drawings) -> str:
              "<th>stage</th><th>what it does</th><th>changed</th><th>ms</th><th>nodes</th><th></th>"
              f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
     check = f'<p class="fv-note">Check: {esc(report.passes_check)}</p>' if report.passes_check else ""
-    changed = [s for s in report.stages if s.changed]
+    changed = report.changed_stages()
     return _section("stages", "Stages", table + check,
                     sub=f"{len(changed)} of {len(report.stages)} changed the graph")
 
@@ -319,7 +320,7 @@ def _header(report, d: _Drawings) -> str:
     if report.optimize_for_inference:
         opts.append("optimize_for_inference=<b>True</b>")
     if report.seconds:
-        opts.append(f"froze in <b>{report.seconds:.2f} s</b>")
+        opts.append(f"froze in <b>{duration_text(report.seconds)}</b>")
     torch = sys.modules.get("torch")
     if torch is not None and getattr(torch, "__version__", None):
         opts.append(f"torch <b>{esc(torch.__version__)}</b>")
@@ -329,7 +330,7 @@ def _header(report, d: _Drawings) -> str:
     if report.numerics:
         nav.append(("numerics", "Numerics", None))
     nav.append(("code", "Code", None))
-    if any(s.changed for s in report.stages[1:]):
+    if report.changed_stages():
         nav.append(("changes", "Text diffs", None))
     if report.warnings:
         nav.insert(0, ("warnings", "Warnings", len(report.warnings)))

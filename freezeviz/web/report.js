@@ -123,7 +123,8 @@ function describe(p) {
   var meta = document.createElement("span");
   meta.className = "fv-meta";
   meta.textContent = " \u00b7 " + s.nodes + " nodes \u00b7 " +
-    (s.changed ? "changed the graph" : "left the graph unchanged") +
+    (s.changed ? "changed the graph" : isFirst(p.stage) ? "the starting point" :
+      "left the graph unchanged") +
     (s.ms !== null ? " \u00b7 " + s.ms + " ms" : "") + sharing(s, g);
   foot.appendChild(d); foot.appendChild(meta);
   if (g.message) {
@@ -144,6 +145,12 @@ function sharing(s, g) {
   if (at > 0) return " \u00b7 same graph as after " + g.stages[0];
   var n = g.stages.length - 1;
   return " \u00b7 the next " + (n === 1 ? "stage leaves" : n + " stages leave") + " it unchanged";
+}
+
+function isFirst(i) {
+  // each method's first stage (scripted) is where it starts: no change to speak of
+  for (var j = 0; j < i; j++) if (data.stages[j].method === data.stages[i].method) return false;
+  return true;
 }
 
 function hasStep(i, dir) {

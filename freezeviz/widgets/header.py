@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
+from freezeviz.data.report import duration_text
 from freezeviz.widgets.html import esc, title_html
 
 
@@ -43,5 +44,5 @@ class Header(W.VBox):
 
     def set_busy(self, busy: bool) -> None:
         r = self._report
-        done = f"froze in {r.seconds:.2f} s" if r is not None and r.seconds else ""
+        done = f"froze in {duration_text(r.seconds)}" if r is not None and r.seconds else ""
         self.status.value = '<span class="fv-spin"></span>freezing…' if busy else done

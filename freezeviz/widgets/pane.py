@@ -175,8 +175,9 @@ class GraphPanes(W.HBox):
                 view.svg, view.message = drawn.svg, drawn.message
                 view.node_map = drawn.node_map_plain
             s = report.stage(drawn.stage, self.method)
+            first = report.stages_of(self.method)[0] is s  # the starting point, not a change
             info.value = (f'<span class="fv-status">{s.graph.count():,} nodes'
-                          f'{"" if s.changed else " · no change"}</span>')
+                          f'{"" if s.changed or first else " · no change"}</span>')
         self.on_redraw()
 
     def mark(self, before: list[str], after: list[str]) -> None:

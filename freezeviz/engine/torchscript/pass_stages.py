@@ -29,20 +29,18 @@ def run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_num
             # torch runs the fused pass on each preserved method's graph; there is no Python
             # binding that removes dropout from a bare graph one step at a time.
             t0 = time.perf_counter()
-            prev = str(real)
             torch._C._jit_pass_optimize_frozen_graph(real, optimize_numerics)
             rec.add("optimize_frozen_graph", m, real, time.perf_counter() - t0,
-                    code=code_of(frozen_c, m), prev_text=prev, constants=tracer.constants_in(real))
+                    code=code_of(frozen_c, m), constants=tracer.constants_in(real))
             continue
-        prev = str(real)
-        prev = _run_pass(P.REMOVE_DROPOUT, None, frozen_c, m, real, prev, rec, tracer)
+        _run_pass(P.REMOVE_DROPOUT, None, frozen_c, m, real, rec, tracer)
         work = real.copy()
-        prev = _run_pass(P.CONCAT_LINEAR, None, frozen_c, m, work, prev, rec, tracer)
+        _run_pass(P.CONCAT_LINEAR, None, frozen_c, m, work, rec, tracer)
         if optimize_numerics:
             for round_ in range(1, P.MAX_NUMERICS_ROUNDS + 1):
                 any_changed = False
                 for step in P.NUMERICS_LOOP:
-                    prev = _run_pass(step, round_, frozen_c, m, work, prev, rec, tracer)
+                    _run_pass(step, round_, frozen_c, m, work, rec, tracer)
                     any_changed |= rec.last_result
                 if not any_changed:
                     break
@@ -59,23 +57,21 @@ def run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_num
                          "fused pass; the last stage shows torch's fused result.")
             checks.append(f"MISMATCH in {m}")
             rec.add("optimize_frozen_graph", m, real, fused_seconds, code=code_of(frozen_c, m),
-                    prev_text=prev, constants=tracer.constants_in(real))
+                    constants=tracer.constants_in(real))
     return "; ".join(checks) if checks else "no frozen-graph passes ran"
 
 
-def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, prev_text, rec, tracer):
+def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, rec, tracer) -> None:
     """Run one pass on ``graph`` (or, for passes that take a module, on the frozen module)."""
     fn = getattr(torch._C, step.torch_name)
     t0 = time.perf_counter()
     result = fn(frozen_c) if step.takes_module else fn(graph)
     seconds = time.perf_counter() - t0
     name = step.name if not iteration or iteration == 1 else f"{step.name}#{iteration}"
-    stage = rec.add(name, method, graph, seconds,
-                    prev_text=prev_text, constants=lambda: tracer.constants_in(graph),
-                    pass_name=step.torch_name, iteration=iteration)
+    rec.add(name, method, graph, seconds, constants=lambda: tracer.constants_in(graph),
+            pass_name=step.torch_name, iteration=iteration)
     # torch's own answer ("did I change the graph?") drives the loop, exactly as in C++
     rec.last_result = bool(result)
-    return stage.graph.text
 
 
 def run_optimize_for_inference(script, frozen, frozen_c, methods, preserved, preserved_methods,
@@ -85,7 +81,6 @@ def run_optimize_for_inference(script, frozen, frozen_c, methods, preserved, pre
     rewrites: dict[tuple[str, str], dict[str, str]] = {}
     for m in methods:
         graph = frozen_c._get_method(m).graph
-        prev = str(graph)
         made: dict[str, tuple[str, ...]] = {}  # constants these passes made from traced ones
         for step in P.OPTIMIZE_FOR_INFERENCE:
             traced = {**tracer.constants_in(graph), **made}
@@ -96,10 +91,9 @@ def run_optimize_for_inference(script, frozen, frozen_c, methods, preserved, pre
             new = _rewritten_constants(graph, names, values)
             rewrites[(m, step.name)] = {old: name for name, old in new.items()}
             made.update({name: traced[old] for name, old in new.items()})
-            stage = rec.add(step.name, m, graph, seconds, prev_text=prev,
-                            constants=lambda g=graph, d=made: {**tracer.constants_in(g), **d},
-                            pass_name=step.torch_name)
-            prev = stage.graph.text
+            rec.add(step.name, m, graph, seconds,
+                    constants=lambda g=graph, d=made: {**tracer.constants_in(g), **d},
+                    pass_name=step.torch_name)
     # torch's own optimize_for_inference on a separate frozen copy, as ground truth
     others = [m for m in preserved_methods if m != "forward"]
     reference = torch.jit.freeze(script, preserved, optimize_numerics)
@@ -113,7 +107,7 @@ def run_optimize_for_inference(script, frozen, frozen_c, methods, preserved, pre
         for m in bad:
             g = reference._c._get_method(m).graph
             rec.add("optimize_for_inference", m, g, 0.0, code=code_of(reference._c, m),
-                    prev_text=rec.stages[-1].graph.text, constants=tracer.constants_in(g))
+                    constants=tracer.constants_in(g))
         return reference, {}
     return frozen, rewrites
 

@@ -52,7 +52,7 @@ class Recorder:
             cache[text] = normalize_graph_text(text)
         return cache[text]
 
-    def add(self, name, method, graph, seconds, *, code=None, prev_text=None, constants=None,
+    def add(self, name, method, graph, seconds, *, code=None, constants=None,
             pass_name=None, iteration=None, writes=None, description=None) -> Stage:
         """Record ``graph`` as stage ``name``. ``code``: its code text, printed from ``graph``
         now when None (later passes change ``graph`` itself); ``constants``: the attributes
@@ -72,7 +72,9 @@ class Recorder:
                                   module_paths=self.module_paths)
             if code is None:
                 code = graph_code(graph, method)
-            changed = prev_text is None or norm(text) != norm(prev_text)
+            # one definition everywhere: the graph differs from the previous stage of this
+            # method; a method's first stage (`scripted`) is the starting point, not a change
+            changed = previous is not None and norm(previous.graph.text) != norm(text)
         stage = Stage(name, description or _description(name, iteration), snap, code, changed,
                       seconds, method, pass_name, iteration)
         self.stages.append(stage)

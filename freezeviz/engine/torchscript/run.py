@@ -48,7 +48,7 @@ def freeze_script(req: Request, warns: list[str]) -> dict:
     script, name = req.script, req.name
     check_not_frozen(script, name)
     validate_preserved(script._c, req.preserved)
-    in_training = [n or "(root)" for n, m in script.named_modules() if m.training]
+    in_training = [n or "the root module" for n, m in script.named_modules() if m.training]
     if in_training:
         warns.append(f"{name} is in training mode ({', '.join(in_training[:4])}"
                      f"{', ...' if len(in_training) > 4 else ''}); freezeviz froze it as in eval "
@@ -86,7 +86,7 @@ def _scripted_and_inlined(cmod, methods: list[str], rec: Recorder):
         evidence_all += evidence
         inlined_graphs[m] = gi
         rec.add("inlined", m, gi, time.perf_counter() - t0, code=graph_code(gi, m),
-                prev_text=str(graph), writes=writes)
+                writes=writes)
     return inlined_graphs, evidence_all, value_paths
 
 
@@ -123,7 +123,7 @@ def run_freeze(req: Request, warns: list[str]) -> dict:
         g = frozen_c._get_method(m).graph
         writes, _ = analyse_writes(g, m, None)
         rec.add("frozen", m, g, t_freeze if m == methods[0] else 0.0,
-                prev_text=str(inlined_graphs[m]), constants=tracer.constants_in(g), writes=writes)
+                constants=tracer.constants_in(g), writes=writes)
 
     passes_check = run_frozen_passes(frozen, frozen_c, methods, preserved_methods,
                                      req.optimize_numerics, rec, tracer, warns)
