@@ -61,7 +61,8 @@ def make_drawing(report, method: str, stage: str, against: str, side: str) -> Dr
 
 
 def stage_options(report, method: str) -> list[tuple[str, str]]:
-    return [(f"{i}. {s.name}{'' if s.changed else '  (no change)'}", s.name)
+    # the first stage is the starting point: "no change" would say nothing true about it
+    return [(f"{i}. {s.name}{'' if s.changed or i == 0 else '  (no change)'}", s.name)
             for i, s in enumerate(report.stages_of(method))]
 
 

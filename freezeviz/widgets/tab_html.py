@@ -81,8 +81,13 @@ def stage_summary(index: int, stage, prev) -> str:
     if prev is not None:
         d = count - prev.graph.count()
         delta = f" ({'+' if d >= 0 else '−'}{abs(d):,})" if d else ""
-    mark = ('<span class="fv-changed">● changed</span>' if stage.changed
-            else '<span class="fv-unchanged">○ no change</span>')
+    if stage.changed:
+        mark = '<span class="fv-changed">● changed</span>'
+    elif prev is None:  # a method's first stage is where it starts, not a change
+        mark = '<span class="fv-unchanged">○ starting point</span>'
+    else:
+        mark = '<span class="fv-unchanged">○ no change</span>'
+
     return (f'<span class="fv-stage-name">{index}. {esc(stage.name)}</span> {mark} · '
             f'{count:,} nodes{delta} · {stage.seconds * 1000:.1f} ms'
             f'<div class="fv-muted">{esc(stage.description)}</div>')
