@@ -119,6 +119,11 @@ class _Walker:
         if isinstance(obj, _TORCH_ATOMS):
             self.put(t.__name__, str(obj))
             return
+        if (t is OrderedDict or t is set) and not obj:
+            # nn.Module's hook dicts and its non-persistent-buffer set, a dozen per module:
+            # empty, never scripted, and never aliased by model state, so no identity to track
+            self.parts.append(("empty", t.__name__))
+            return
         if id(obj) in self.seen:
             self.put("ref", self.seen[id(obj)])
             return
