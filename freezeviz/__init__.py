@@ -43,7 +43,8 @@ __version__ = "0.1.0"
 
 
 def freeze(module, preserved_attrs=None, optimize_numerics=True, *, example_inputs=None,
-           optimize_for_inference=False, backend="torchscript") -> FreezeReport:
+           example_kwarg_inputs=None, optimize_for_inference=False,
+           backend="torchscript") -> FreezeReport:
     """Freeze ``module`` exactly as ``torch.jit.freeze`` does and report every stage.
 
     Takes the same arguments as ``torch.jit.freeze``; ``backend`` names the freezer observed
@@ -51,6 +52,7 @@ def freeze(module, preserved_attrs=None, optimize_numerics=True, *, example_inpu
     from freezeviz.engine.api import freeze as _freeze
 
     return _freeze(module, preserved_attrs, optimize_numerics, example_inputs=example_inputs,
+                   example_kwarg_inputs=example_kwarg_inputs,
                    optimize_for_inference=optimize_for_inference, backend=backend)
 
 

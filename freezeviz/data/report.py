@@ -134,6 +134,8 @@ class FreezeReport:
     # (from source_path) or "given" (a ScriptModule passed in)
     obtained: str = "given"
     source_path: str | None = None
+    # the names of the keyword inputs a traced module was traced with (example_kwarg_inputs)
+    trace_kwargs: tuple[str, ...] = ()
     frozen_module: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
@@ -259,6 +261,13 @@ class FreezeReport:
             lines.append(f"frozen = torch.jit.optimize_for_inference(frozen, other_methods={others!r})")
         return "\n".join(lines)
 
+    def _repro_trace(self) -> str:
+        if self.trace_kwargs:
+            names = ", ".join(repr(k) for k in self.trace_kwargs)
+            return ("module = torch.jit.trace(model, example_kwarg_inputs=example_kwarg_inputs, "
+                    f"strict=False)  # keys: {names}")
+        return "module = torch.jit.trace(model, example_inputs, strict=False)"
+
     def _repro_module(self) -> list[str]:
         if self.obtained == "scripted":
             return ["module = torch.jit.script(model)"]
@@ -267,7 +276,7 @@ class FreezeReport:
                     "# example inputs: the trace records the one path those inputs took.",
                     "model.eval()",
                     "with torch.no_grad():",
-                    "    module = torch.jit.trace(model, example_inputs)"]
+                    "    " + self._repro_trace()]
         if self.obtained == "loaded":
             return [f"module = torch.jit.load({self.source_path!r}, map_location='cpu')"]
         return ["module = model  # the ScriptModule passed in, used as it is"]

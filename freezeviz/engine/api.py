@@ -11,6 +11,7 @@ from freezeviz.data.report import FreezeReport
 from freezeviz.engine import backend as backends
 from freezeviz.engine.backend import UNREADABLE, FreezeRequest
 from freezeviz.engine.cache import BoundedCache, Key, content_key, file_key
+from freezeviz.errors import FreezeError
 
 CACHE_SIZE = 8  # reports kept, over all modules and files (each holds a frozen module)
 # Reports keyed by content (freezeviz.engine.cache): a key that could be wrong does not exist;
@@ -49,14 +50,41 @@ def _inputs_key(inputs):
     return UNREADABLE if key is None else key
 
 
+def _all_inputs_key(example_inputs, example_kwarg_inputs):
+    """The key of both kinds of example inputs: keyword inputs are keyed by value (names
+    included) and kept apart from positional ones."""
+    if example_kwarg_inputs is None:
+        return _inputs_key(example_inputs)
+    key = _inputs_key(example_kwarg_inputs)
+    return key if key is UNREADABLE else ("kwargs", key)
+
+
+def _check_kwarg_inputs(example_inputs, example_kwarg_inputs) -> None:
+    if example_kwarg_inputs is None:
+        return
+    if not isinstance(example_kwarg_inputs, dict) or \
+            not all(isinstance(k, str) for k in example_kwarg_inputs):
+        raise FreezeError(
+            "example_kwarg_inputs must be a dict from forward's argument names to inputs, e.g. "
+            "{'input_ids': ids, 'attention_mask': mask}; got "
+            f"{type(example_kwarg_inputs).__name__}. Pass a tuple as example_inputs instead "
+            "for positional arguments.")
+    if example_inputs is not None:
+        raise FreezeError(
+            "Pass either example_inputs or example_kwarg_inputs, not both: torch.jit.trace "
+            "takes one of them. Put every input in example_kwarg_inputs by argument name.")
+
+
 def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numerics: bool = True,
-           *, example_inputs=None, optimize_for_inference: bool = False,
-           backend: str = "torchscript") -> FreezeReport:
+           *, example_inputs=None, example_kwarg_inputs: dict | None = None,
+           optimize_for_inference: bool = False, backend: str = "torchscript") -> FreezeReport:
     """Freeze ``module`` exactly as ``torch.jit.freeze`` does, recording every stage.
 
     Same arguments as ``torch.jit.freeze``. ``module`` may be a ScriptModule (scripted or
     traced), a plain ``nn.Module`` (scripted for you; traced with ``example_inputs`` when it
-    does not script), or the path of a saved TorchScript file. The module is never changed.
+    does not script; or with ``example_kwarg_inputs``, a dict of forward's keyword arguments,
+    as torch.jit.trace takes them), or the path of a saved TorchScript file. The module is
+    never changed.
     ``backend`` names the freezer (:func:`freezeviz.engine.backend.names`).
 
     >>> report = freeze(torch.jit.script(MyModule().eval()))   # doctest: +SKIP
@@ -65,15 +93,16 @@ def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numeri
     impl = backends.get(backend)
     with _collector_paused():
         return _freeze(impl, module, preserved_attrs, optimize_numerics, example_inputs,
-                       optimize_for_inference)
+                       optimize_for_inference, example_kwarg_inputs)
 
 
 def _freeze(impl, module, preserved_attrs, optimize_numerics, example_inputs,
-            optimize_for_inference) -> FreezeReport:
+            optimize_for_inference, example_kwarg_inputs=None) -> FreezeReport:
     if isinstance(preserved_attrs, str):
         preserved_attrs = [preserved_attrs]
     preserved = tuple(dict.fromkeys(preserved_attrs or []))
-    inputs_key = _inputs_key(example_inputs)
+    _check_kwarg_inputs(example_inputs, example_kwarg_inputs)
+    inputs_key = _all_inputs_key(example_inputs, example_kwarg_inputs)
     options = (impl.name, preserved, bool(optimize_numerics), bool(optimize_for_inference),
                inputs_key)
     impl.check(module)
@@ -92,7 +121,7 @@ def _freeze(impl, module, preserved_attrs, optimize_numerics, example_inputs,
     if report is None:
         report = impl.freeze(FreezeRequest(module, preserved, optimize_numerics,
                                            optimize_for_inference, example_inputs, state,
-                                           inputs_key))
+                                           inputs_key, example_kwarg_inputs))
         if key is not None:
             _cache.put(owner, key, report)
     return report

@@ -32,7 +32,9 @@ class FreezeRequest:
     # the module's state (None when it cannot be read reliably) and the example inputs (None
     # when there are none, UNREADABLE when they cannot be read reliably)
     state_key: object = None
-    inputs_key: object = None
+    inputs_key: object = None  # covers example_kwarg_inputs too
+    # keyword inputs (argument name -> value), for torch.jit.trace's example_kwarg_inputs
+    example_kwarg_inputs: dict | None = None
 
 
 @runtime_checkable

@@ -17,6 +17,7 @@ from freezeviz.engine.torchscript.load import (
     quiet_torchscript_warnings,
     type_name,
 )
+from freezeviz.engine.torchscript.numerics import KeywordInputs
 from freezeviz.engine.torchscript.run import Request, freeze_script, obtained
 
 SCRIPT_CACHE_SIZE = 8  # scripted modules kept, keyed by the content of the nn.Module
@@ -49,8 +50,17 @@ class TorchScriptBackend:
             how, path = obtained(request.module, script)
             fields = freeze_script(Request(
                 script, name, list(request.preserved_attrs), request.optimize_numerics,
-                request.optimize_for_inference, request.example_inputs, how, path), warns)
-        return FreezeReport(**fields, warnings=tuple(warns))
+                request.optimize_for_inference, _numerics_inputs(request), how, path), warns)
+        kwargs = request.example_kwarg_inputs
+        trace_kwargs = tuple(kwargs) if how == "traced" and kwargs is not None else ()
+        return FreezeReport(**fields, warnings=tuple(warns), trace_kwargs=trace_kwargs)
+
+
+def _numerics_inputs(request: FreezeRequest):
+    """What the stages run on: the positional inputs, or the keyword ones by name."""
+    if request.example_kwarg_inputs is None:
+        return request.example_inputs
+    return KeywordInputs(request.example_kwarg_inputs)
 
 
 def _script_of(request: FreezeRequest, warns: list[str]):
@@ -64,7 +74,8 @@ def _script_of(request: FreezeRequest, warns: list[str]):
         script, name, script_warns, _ = cached
     else:
         script_warns: list[str] = []
-        script, name = load_module(module, request.example_inputs, script_warns)
+        script, name = load_module(module, request.example_inputs, script_warns,
+                                   request.example_kwarg_inputs)
         traced = not isinstance(script, RecursiveScriptModule)  # traced: inputs matter
         if state is not None and not (traced and inputs_key is UNREADABLE):
             let_go_of_original(script)

@@ -41,16 +41,17 @@ def _script_error_hint(msg: str) -> str:
     if "could not get source code" in msg:
         return ("torch.jit.script needs the source of the module's class, and Python cannot find "
                 "it (a class defined with exec() or typed into a bare interpreter). Define the "
-                "class in a .py file or a notebook cell, or pass example_inputs=... so freezeviz "
-                "can trace the module instead.")
+                "class in a .py file or a notebook cell, or pass example_inputs=... (or "
+                "example_kwarg_inputs={...}) so freezeviz can trace the module instead.")
     if "annotation" in msg.lower() or "Tried to access nonexistent attribute" in msg or \
             "empty" in msg.lower():
         return ("TorchScript could not infer the type of an attribute. Empty lists and dicts need "
                 "a class-level annotation (e.g. `hist: List[int]`), and `from __future__ import "
                 "annotations` hides those annotations from TorchScript. Or pass "
                 "example_inputs=... to trace the module.")
-    return ("Fix the construct torch points at below, or pass example_inputs=... so freezeviz "
-            "traces the module instead of scripting it.")
+    return ("Fix the construct torch points at below, or pass example_inputs=... (or "
+            "example_kwarg_inputs={...} for keyword arguments) so freezeviz traces the module "
+            "instead of scripting it.")
 
 
 @contextlib.contextmanager
@@ -69,7 +70,8 @@ def eval_mode(module):
                 m.training = flag
 
 
-def load_module(source, example_inputs=None, warns: list[str] | None = None):
+def load_module(source, example_inputs=None, warns: list[str] | None = None,
+                example_kwarg_inputs: dict | None = None):
     """Return ``(script_module, display_name)`` for a ScriptModule, nn.Module or .pt path."""
     warns = warns if warns is not None else []
     if isinstance(source, (str, os.PathLike)):
@@ -93,23 +95,44 @@ def load_module(source, example_inputs=None, warns: list[str] | None = None):
         try:
             return torch.jit.script(source), type(source).__name__
         except Exception as exc:
-            if example_inputs is None:
+            if example_inputs is None and example_kwarg_inputs is None:
                 raise FreezeError(
                     f"torch.jit.script could not compile {type(source).__name__}. "
                     + _script_error_hint(str(exc)), torch_message=str(exc)) from exc
             warns.append(f"torch.jit.script failed ({_first_line(exc)}); traced the module with "
                          "the example inputs instead. A traced module records one path through "
                          "the code: branches on data are baked in.")
-            try:
-                with eval_mode(source), torch.no_grad():
-                    traced = torch.jit.trace(source, as_tuple(example_inputs))
-            except Exception as exc2:
-                raise FreezeError(
-                    f"{type(source).__name__} could neither be scripted nor traced.",
-                    torch_message=f"script: {exc}\ntrace: {exc2}") from exc2
+            traced = _trace(source, example_inputs, example_kwarg_inputs, exc)
+            if _returns_container(traced):
+                warns.append("forward returns a dict or a list, so it was traced with strict=False "
+                             "(as torch.jit.trace asks): the trace holds the keys and length the "
+                             "example inputs gave, and assumes other inputs give the same.")
             return traced, type(source).__name__
     raise FreezeError(f"freezeviz.freeze expects an nn.Module, a ScriptModule or a path to a "
                       f"TorchScript file, not {type(source).__name__}.")
+
+
+def _trace(source, example_inputs, example_kwarg_inputs, script_exc):
+    """torch.jit.trace as a user of a model with dict outputs would call it: ``strict=False``
+    lets dicts and lists (transformers' ModelOutput too, an OrderedDict) be outputs."""
+    try:
+        with eval_mode(source), torch.no_grad():
+            if example_kwarg_inputs is not None:
+                return torch.jit.trace(source, example_kwarg_inputs=example_kwarg_inputs,
+                                       strict=False)
+            return torch.jit.trace(source, as_tuple(example_inputs), strict=False)
+    except Exception as exc:
+        raise FreezeError(
+            f"{type(source).__name__} could neither be scripted nor traced. To trace, forward "
+            "must accept the example inputs (example_inputs=(...) for positional arguments, "
+            "example_kwarg_inputs={'name': tensor, ...} for keyword arguments) and return "
+            "tensors, or tuples, lists and dicts of them; torch's reasons are below.",
+            torch_message=f"script: {script_exc}\ntrace: {exc}") from exc
+
+
+def _returns_container(traced) -> bool:
+    outputs = list(traced.graph.outputs())
+    return any(isinstance(o.type(), (torch._C.DictType, torch._C.ListType)) for o in outputs)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,6 +18,39 @@ from freezeviz.engine.torchscript.load import as_tuple
 from freezeviz.errors import FreezeError
 
 
+@dataclasses.dataclass(frozen=True)
+class KeywordInputs:
+    """Example inputs given by forward's argument names (``example_kwarg_inputs``)."""
+
+    kwargs: dict
+
+
+def _positional(script, inputs) -> tuple:
+    """The inputs as forward's positional arguments, defaults filled in: a stage graph is a
+    bare function, which takes no keywords and has no defaults."""
+    if not isinstance(inputs, KeywordInputs):
+        return as_tuple(inputs) + _defaults_after(script, len(as_tuple(inputs)))
+    args = script._c._get_method("forward").schema.arguments[1:]  # skip self
+    names = [a.name for a in args]
+    unknown = [k for k in inputs.kwargs if k not in names]
+    if unknown:
+        raise FreezeError(
+            f"example_kwarg_inputs names {', '.join(map(repr, unknown))}, which forward does "
+            f"not take (it takes {', '.join(names) or 'no arguments'}). Use forward's argument "
+            "names as the keys.")
+    out = []
+    for arg in args:
+        if arg.name in inputs.kwargs:
+            out.append(inputs.kwargs[arg.name])
+        elif arg.has_default_value():
+            out.append(arg.default_value)
+        else:
+            raise FreezeError(
+                f"example_kwarg_inputs lack forward's argument {arg.name!r}, which has no "
+                "default. Add it to the dict.")
+    return tuple(out)
+
+
 def _flat_tensors(out) -> list[torch.Tensor]:
     if isinstance(out, torch.Tensor):
         return [out]
@@ -76,7 +109,7 @@ def compute_numerics(script, stages: list[Stage], graphs: dict[int, tuple], inpu
     constants and of the inputs: a write freezeviz did not see (inside a fork body, into a
     list element, into an input) then lands on a copy, never on the user's module, the user's
     inputs or the frozen module in the report, and never leaks into the next run."""
-    inputs = as_tuple(inputs) + _defaults_after(script, len(as_tuple(inputs)))
+    inputs = _positional(script, inputs)
     with torch.no_grad():
         _copy_inputs(inputs)  # fails early, with a message, on inputs that cannot be copied
         try:
