@@ -329,3 +329,45 @@ def test_search_and_wheel_zoom_in_a_pane(browser, strings_report, tmp_path):
     assert page.evaluate(f"document.querySelectorAll('{pane} g.fv-match').length") == 0
     page.close()
     assert not problems, problems
+
+
+def _pane_ids(page, side: str, cls: str) -> set[str]:
+    return set(page.evaluate(f"Array.from(document.querySelectorAll("
+                             f"'.fv-pane[data-side={side}] g.node.{cls}'), g => g.id)"))
+
+
+@pytest.mark.browser
+def test_hover_links_a_getattr_and_the_constant_it_became(browser, tmp_path):
+    """Freezing turns GetAttr conv.weight into a constant: hovering one marks the other in the
+    other pane and says how they are linked, in both directions."""
+    module = M.ConvBN().eval()
+    frozen = torch.jit.freeze(torch.jit.script(module))
+    conv = next(n for n in frozen.graph.nodes() if n.kind() == "aten::conv2d")
+    constant = conv.inputsAt(1).debugName()  # torch's name for the folded weight
+    report = freezeviz.freeze(module)
+    path = Path(write_report(report, tmp_path / "convbn.html"))
+    page, problems = _open(browser, path)
+    after_select = page.locator(".fv-pane[data-side=after] select")
+    final = report.stages.index(report.final_stage("forward"))
+    assert after_select.input_value() == str(final)
+    assert "(final)" in after_select.locator("option:checked").text_content()
+
+    before_map = report.draw("inlined", title=None).node_map
+    after_map = report.draw(report.final_stage("forward"), title=None).node_map
+    reads = {sid for sid, ref in before_map.items() if ref.key.startswith("prim::GetAttr:conv.weight#")}
+    const = {sid for sid, ref in after_map.items() if ref.key == f"const:{constant}#0"}
+    assert reads and len(const) == 1
+
+    page.locator(f".fv-pane[data-side=before] #{next(iter(reads))}").dispatch_event("pointerover")
+    assert _pane_ids(page, "after", "fvx-hover") == const
+    status = page.locator(".fv-pane[data-side=after] .fv-linkmsg").text_content()
+    assert f"became the constant %{constant}" in status
+    assert "not in this stage" not in status
+
+    page.locator(f".fv-pane[data-side=after] #{next(iter(const))}").dispatch_event("pointerover")
+    assert _pane_ids(page, "before", "fvx-hover") == reads
+    assert _pane_ids(page, "after", "fvx-hover") == set()
+    status = page.locator(".fv-pane[data-side=before] .fv-linkmsg").text_content()
+    assert "read by GetAttr self.conv.weight before freezing" in status
+    page.close()
+    assert not problems, problems

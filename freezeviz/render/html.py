@@ -88,7 +88,10 @@ def _generated_css() -> str:
              (f".fv-view g.node.fvx-hl :is(polygon, path, ellipse) {{ stroke: {hl['color']}; "
               f"stroke-width: {hl['penwidth']}px; }}"),
              (".fv-view g.node.fvx-sel :is(polygon, path, ellipse) { stroke: #0ea5e9; "
-              "stroke-width: 3.5px; }")]
+              "stroke-width: 3.5px; }"),
+             (".fv-view g.node.fvx-hover :is(polygon, path, ellipse) { stroke: #c026d3; "
+              "stroke-width: 3px; }"),
+             ".fv-foot.fv-linkmsg { border-top: 0; color: #86198f; }"]
     for fate in Fate:
         fill, border = S.FATE_COLORS[fate]
         lines.append(f".fv-chip.{S.fate_class(fate)} {{ background: {fill}; border-color: {border}; }}")

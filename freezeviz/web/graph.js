@@ -201,6 +201,62 @@ function attributeHits(map, path) {
   });
 }
 
+// --- the central act of freezing: a GetAttr and the constant it became ---------------
+// A node's part in freezing, read from its key (freezeviz.data.diff.node_key): "read" for a
+// GetAttr, "const" for a constant standing for attributes, "box" for a collapsed box.
+function linkRole(ref) {
+  if (!ref || !NODE_KINDS[ref.kind] || !(ref.attributes || []).length) return null;
+  if (ref.kind === "collapsed") return "box";
+  if (ref.key.indexOf("prim::GetAttr:") === 0) return "read";
+  if (ref.key.indexOf("const:") === 0) return "const";
+  return null;
+}
+
+function keyName(key, prefix) { return key.slice(prefix.length, key.lastIndexOf("#")); }
+
+function linkName(ref) {
+  const role = linkRole(ref);
+  if (role === "read") return "GetAttr self." + keyName(ref.key, "prim::GetAttr:");
+  if (role === "box") return "the collapsed self." + ref.box;
+  const name = keyName(ref.key, "const:");
+  return /^[\w.]+$/.test(name) ? "the constant %" + name
+    : "a constant for self." + ref.attributes.join(", self.");
+}
+
+function nameList(refs) {
+  // a GetAttr read twice is one name said once
+  const names = refs.map(linkName).filter(function (n, i, a) { return a.indexOf(n) === i; });
+  const shown = names.slice(0, 3);
+  if (names.length > 3) shown.push((names.length - 3) + " more");
+  return shown.join(", ");
+}
+
+// For a GetAttr or constant (svg id `id` in `map`) with no node of the same key in
+// `other`: the ids of other's GetAttrs, constants and collapsed boxes sharing an attribute
+// path with it, and a line saying how they are linked (`later`: other shows a later stage).
+// Null when the node has a twin by key, or is neither a GetAttr nor a constant.
+function attributeLinks(map, id, other, later) {
+  const ref = (map || {})[id];
+  const role = linkRole(ref);
+  if (role !== "read" && role !== "const") return null;
+  other = other || {};
+  if (presentKeys(other)["n:" + ref.key]) return null;
+  const ids = Object.keys(other).filter(function (oid) {
+    const o = other[oid];
+    return linkRole(o) && o.attributes.some(function (a) { return ref.attributes.indexOf(a) >= 0; });
+  });
+  const of = function (r) { return ids.filter(function (oid) { return linkRole(other[oid]) === r; })
+    .map(function (oid) { return other[oid]; }); };
+  const parts = [];
+  const consts = of("const"), reads = of("read"), boxes = of("box");
+  if (consts.length) parts.push((later === false ? "made from " : "became ") + nameList(consts));
+  if (reads.length) parts.push("read by " + nameList(reads) + " before freezing");
+  if (boxes.length) parts.push("inside " + nameList(boxes));
+  const text = linkName(ref) + (parts.length ? " " + parts.join("; ")
+    : " is not in this stage, nor anything reading self." + ref.attributes.join(", self."));
+  return { ids: ids, text: text };
+}
+
 function presentKeys(map) {
   const keys = {};
   Object.keys(map).forEach(function (id) {
@@ -259,5 +315,5 @@ function clear(root, cls) { all(root, "." + cls).forEach(function (g) { g.classL
 
 const FVGraph = { PanZoom: PanZoom, prepare: prepare, measure: measure, search: search,
   showSearch: showSearch, pulse: pulse,
-  attributeHits: attributeHits, diffMarks: diffMarks, mark: mark, clear: clear, byId: byId,
+  attributeHits: attributeHits, attributeLinks: attributeLinks, diffMarks: diffMarks, mark: mark, clear: clear, byId: byId,
   cssId: cssId };

@@ -44,7 +44,24 @@ function Pane(el) {
   $(".fv-fit", el).addEventListener("click", function () { self.pz.fit("all"); });
   $(".fv-one", el).addEventListener("click", function () { self.pz.fit("one"); });
   this.bindSearch();
+  this.bindHover();
 }
+
+// Hovering a node marks the same node in the other pane, or (when freezing turned it into
+// something else) the GetAttrs and constants it is linked to, and says so under that pane.
+Pane.prototype.bindHover = function () {
+  var self = this;
+  this.status = document.createElement("div");
+  this.status.className = "fv-foot fv-linkmsg";
+  this.status.hidden = true;
+  this.el.insertBefore(this.status, $(".fv-foot", this.el));
+  this.view.addEventListener("pointerover", function (e) {
+    if (self.pz.dragging()) return;
+    var g = e.target.closest ? e.target.closest("g.node") : null;
+    hoverNode(self, g && self.svg && self.svg.contains(g) ? g : null);
+  });
+  this.view.addEventListener("pointerleave", function () { hoverNode(self, null); });
+};
 
 Pane.prototype.bindSearch = function () {
   var self = this;
@@ -195,18 +212,45 @@ function refresh() {
 }
 
 // --- selection and highlighting -----------------------------------------------------------
+function otherPane(pane) { return pane === panes.before ? panes.after : panes.before; }
+
+// The nodes of the other pane that stand for g: its twin by key, else the GetAttrs and
+// constants sharing an attribute path with it. {nodes, text, twin}; text only for links.
+function counterpart(pane, g) {
+  var other = otherPane(pane);
+  var twin = FVGraph.byId(other.svg, g.id);
+  if (twin) return { nodes: [twin], text: null, twin: true };
+  var links = FVGraph.attributeLinks(mapOf(pane), g.id, mapOf(other), other.stage > pane.stage);
+  if (!links) return { nodes: [], text: null, twin: false };
+  var nodes = links.ids.map(function (id) { return FVGraph.byId(other.svg, id); });
+  return { nodes: nodes.filter(Boolean), text: links.text, twin: false };
+}
+
+function hoverNode(pane, g) {
+  var other = otherPane(pane);
+  [pane, other].forEach(function (p) {
+    FVGraph.clear(p.svg, "fvx-hover");
+    p.status.hidden = true; p.status.textContent = "";
+  });
+  if (!g) return;
+  var found = counterpart(pane, g);
+  found.nodes.forEach(function (n) { n.classList.add("fvx-hover"); });
+  if (found.text) { other.status.textContent = "Hovered: " + found.text; other.status.hidden = false; }
+}
+
 function selectNode(pane, g) {
   [panes.before, panes.after].forEach(function (p) { FVGraph.clear(p.svg, "fvx-sel"); });
   if (!g) { graphMsg.textContent = ""; return; }
-  var other = pane === panes.before ? panes.after : panes.before;
+  var other = otherPane(pane);
   g.classList.add("fvx-sel");
-  var twin = FVGraph.byId(other.svg, g.id);
-  if (twin) {
-    twin.classList.add("fvx-sel");
-    other.pz.center(twin);
+  var found = counterpart(pane, g);
+  found.nodes.forEach(function (n) { n.classList.add("fvx-sel"); });
+  if (found.nodes.length) other.pz.center(found.nodes[0]);
+  if (found.twin) {
     graphMsg.textContent = "Selected node is also in the " + other.side + " pane (centred there).";
   } else {
-    graphMsg.textContent = "Selected node is not in the " + other.side + " pane.";
+    graphMsg.textContent = found.text ? "Selected: " + found.text + " (" + other.side + " pane)."
+      : "Selected node is not in the " + other.side + " pane.";
   }
 }
 

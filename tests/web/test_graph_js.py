@@ -163,3 +163,40 @@ def test_widget_and_report_run_the_same_core():
     html = render_html(report)
     script = html[html.rindex("<script>") + len("<script>"):html.rindex("</script>")]
     assert core in script and css in html
+
+
+BEFORE = {
+    "fv_get_w0": {"key": "prim::GetAttr:a.weight#0", "kind": "node", "attributes": ["a.weight"]},
+    "fv_get_w1": {"key": "prim::GetAttr:a.weight#1", "kind": "node", "attributes": ["a.weight"]},
+    "fv_get_s": {"key": "prim::GetAttr:scale#0", "kind": "node", "attributes": ["scale"]},
+    "fv_get_k": {"key": "prim::GetAttr:keep#0", "kind": "node", "attributes": ["keep"]},
+    "fv_add": {"key": "aten::add_@#m.py:3:4#0", "kind": "node", "attributes": ["a.weight"]},
+    "fv_box": {"key": "box:b#0", "kind": "collapsed", "box": "b", "attributes": ["b.weight"],
+               "members": ["prim::GetAttr:b.weight#0"]},
+}
+AFTER = {
+    # constant pooling merged two equal attributes into one constant
+    "fv_c_pool": {"key": "const:self.a.weight#0", "kind": "node",
+                  "attributes": ["a.weight", "scale"]},
+    "fv_c_b": {"key": "const:self.b.weight_fused_bn#0", "kind": "node", "attributes": ["b.weight"]},
+    "fv_get_k": {"key": "prim::GetAttr:keep#0", "kind": "node", "attributes": ["keep"]},
+}
+
+
+@pytest.mark.browser
+def test_attribute_links_join_a_getattr_and_the_constant_it_became(page):
+    links = "([a, id, b, later]) => FVGraph.attributeLinks(a, id, b, later)"
+    got = page.evaluate(links, [BEFORE, "fv_get_s", AFTER, True])
+    assert got["ids"] == ["fv_c_pool"]
+    assert got["text"] == "GetAttr self.scale became the constant %self.a.weight"
+    # a constant marks every GetAttr it replaced (writers are not reads), pooled paths too
+    got = page.evaluate(links, [AFTER, "fv_c_pool", BEFORE, False])
+    assert sorted(got["ids"]) == ["fv_get_s", "fv_get_w0", "fv_get_w1"]
+    assert "read by GetAttr self.a.weight, GetAttr self.scale before freezing" in got["text"]
+    # a constant whose GetAttr is drawn inside a collapsed box marks the box
+    got = page.evaluate(links, [AFTER, "fv_c_b", BEFORE, False])
+    assert got["ids"] == ["fv_box"]
+    assert "inside the collapsed self.b" in got["text"]
+    # a node with a twin by key, or one that is neither a GetAttr nor a constant: no links
+    assert page.evaluate(links, [AFTER, "fv_get_k", BEFORE, False]) is None
+    assert page.evaluate(links, [BEFORE, "fv_add", AFTER, True]) is None
