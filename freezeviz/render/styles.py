@@ -56,24 +56,47 @@ NODE_STYLES: dict[str, dict[str, str]] = {
     "note": {"shape": "note", "style": "filled", "fillcolor": "#fffbeb", "color": "#d97706"},
 }
 
+# The colour language, in two palettes that share no hue: fates (blue, sky, orange,
+# vermillion, grey, yellow; after Okabe and Ito) and changes (green = added, purple dashed =
+# removed), plus one search colour (magenta). Border colours stay apart under deuteranopia
+# (tests/web/test_colours.py); fills are tints of them.
+SEARCH_COLOR = "#c026d3"
+DIFF_COLORS: dict[str, tuple[str, str]] = {
+    "added": ("#ccf0e4", "#009e73"),
+    "removed": ("#e6d3ef", "#7b3294"),
+}
+DIFF_LABELS = {"added": "added by this step", "removed": "removed by this step (dashed)"}
+
 # Modifiers layered on top of the category (later ones win).
 WRITER = {"fillcolor": "#fee2e2", "color": "#dc2626", "penwidth": "2", "peripheries": "2",
           "fontcolor": "#7f1d1d"}
-ADDED = {"fillcolor": "#dcfce7", "color": "#16a34a", "penwidth": "1.8"}
-REMOVED = {"fillcolor": "#ffe4e6", "color": "#e11d48", "penwidth": "1.8",
-           "fontcolor": "#9f1239"}
+ADDED = {"fillcolor": DIFF_COLORS["added"][0], "color": DIFF_COLORS["added"][1],
+         "penwidth": "1.8"}
+REMOVED = {"fillcolor": DIFF_COLORS["removed"][0], "color": DIFF_COLORS["removed"][1],
+           "penwidth": "1.8", "fontcolor": "#4a1a5c"}
 REMOVED_STYLE_EXTRA = "dashed"
-HIGHLIGHT = {"color": "#c026d3", "penwidth": "3.2"}
+HIGHLIGHT = {"color": SEARCH_COLOR, "penwidth": "3.2"}
 
 # Fate -> (fill, border). The plain-word labels live in freezeviz.data.fates.
 FATE_COLORS: dict[Fate, tuple[str, str]] = {
-    Fate.INLINED: ("#dbeafe", "#3b82f6"),
-    Fate.FOLDED: ("#e0e7ff", "#6366f1"),
-    Fate.PRESERVED_REQUESTED: ("#ffedd5", "#ea580c"),
-    Fate.PRESERVED_MUTATED: ("#fecaca", "#b91c1c"),
+    Fate.INLINED: ("#cfe3f2", "#0072b2"),
+    Fate.FOLDED: ("#ddeffa", "#56b4e9"),
+    Fate.PRESERVED_REQUESTED: ("#fbe8bf", "#e69f00"),
+    Fate.PRESERVED_MUTATED: ("#f8d3bd", "#d55e00"),
     Fate.REMOVED_UNUSED: ("#f3f4f6", "#9ca3af"),
-    Fate.KEPT_SUBMODULE: ("#fef9c3", "#ca8a04"),
+    Fate.KEPT_SUBMODULE: ("#fbf7c6", "#f0e442"),
 }
+
+
+def css_variables() -> str:
+    """The palette as CSS custom properties (``--fv-fate-inlined-fill`` ...), for the
+    stylesheets of both front ends."""
+    props = [f"--fv-search: {SEARCH_COLOR};"]
+    for name, (fill, border) in [*((f.value, c) for f, c in FATE_COLORS.items()),
+                                 *DIFF_COLORS.items()]:
+        props += [f"--fv-{name}-fill: {fill};", f"--fv-{name}-border: {border};"]
+    return "\n".join(props)
+
 
 # CSS classes put on SVG <g> elements (graphviz's ``class=`` attribute).
 CLASS_OF = {"op": "fv-op", "list": "fv-op fv-list", "const": "fv-const", "attr": "fv-attr",
@@ -253,9 +276,9 @@ LEGEND_ENTRIES: list[tuple[str, tuple[str, ...], str, str]] = [
     ("scope", (), "layer1.0", "module scope (a cluster)"),
     ("block", (), "then", "block of an If or Loop"),
     ("collapsed", (), "layer1.0\n42 nodes: conv2d×3, relu×3", "collapsed submodule"),
-    ("op", ("added",), "conv2d", "added by this step"),
-    ("op", ("removed",), "batch_norm", "removed by this step"),
-    ("op", ("highlight",), "relu", "highlighted (search result)"),
+    ("op", ("added",), "conv2d", DIFF_LABELS["added"]),
+    ("op", ("removed",), "batch_norm", DIFF_LABELS["removed"]),
+    ("op", ("highlight",), "relu", "search match or highlighted attribute"),
     ("output", (), "return", "graph output"),
 ]
 LEGEND_FATES: list[tuple[Fate, str]] = [(f, FATE_LABELS[f]) for f in Fate]

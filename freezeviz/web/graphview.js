@@ -80,7 +80,12 @@ class GraphPane {
     FVGraph.clear(this.d.stage, "fv-hover");
     const id = this.model.get("hovered");
     const found = FVGraph.mark(this.d.stage, id ? [id] : [], "fv-hover").length > 0;
-    this.el.classList.toggle("fv-gv-missing", Boolean(id) && !found);
+    // no twin by id: the nodes linked to it by an attribute path (set by Python), and how
+    const text = id && !found ? this.model.get("link_text") || "" : "";
+    if (text) FVGraph.mark(this.d.stage, this.model.get("linked") || [], "fv-hover");
+    this.d.label.dataset.link = text;
+    this.el.classList.toggle("fv-gv-linked", Boolean(text));
+    this.el.classList.toggle("fv-gv-missing", Boolean(id) && !found && !text);
   }
 
   showSelected() {
@@ -162,6 +167,8 @@ class GraphPane {
       busy: () => this.el.classList.toggle("fv-gv-isbusy", m.get("busy")),
       height: () => { d.vp.style.height = m.get("height"); },
       hovered: () => { this.lastHover = m.get("hovered"); this.showHover(); },
+      linked: () => this.showHover(),
+      link_text: () => this.showHover(),
       selected: () => this.showSelected(),
       query: () => this.applyQuery(true),
     };

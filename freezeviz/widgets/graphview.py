@@ -32,6 +32,10 @@ class GraphView(anywidget.AnyWidget):
         height     CSS height of the drawing area
         hovered    SVG id of the node under the pointer ("" for none); link it to the
                    other pane's ``hovered`` to highlight the counterpart there
+        linked     SVG ids marked as hovered because they are linked to the node hovered in
+                   the other pane by an attribute path (a GetAttr and the constant it
+                   became); set by Python
+        link_text  the line saying how (shown instead of "not in this stage")
         clicked    SVG id of the last clicked node (the front end sets it; Python may reset it)
         selected   SVG ids drawn as selected (set by Python)
         query      the search text (typed in the pane, or set from Python)
@@ -49,6 +53,8 @@ class GraphView(anywidget.AnyWidget):
     message = t.Unicode("").tag(sync=True)
     height = t.Unicode("450px").tag(sync=True)
     hovered = t.Unicode("").tag(sync=True)
+    linked = t.List(t.Unicode()).tag(sync=True)
+    link_text = t.Unicode("").tag(sync=True)
     clicked = t.Unicode("").tag(sync=True)
     selected = t.List(t.Unicode()).tag(sync=True)
     query = t.Unicode("").tag(sync=True)

@@ -24,6 +24,7 @@ import ipywidgets as W
 from freezeviz.errors import FreezeError
 from freezeviz.widgets.header import Header
 from freezeviz.widgets.html import static_picture
+from freezeviz.widgets.legend import Legend
 from freezeviz.widgets.pane import PANE_HEIGHT, GraphPanes
 from freezeviz.widgets.selection import attribute_selection, marked_ids, node_selection
 from freezeviz.widgets.state import CACHE_SIZE, FreezeState
@@ -172,10 +173,12 @@ class FreezeInspector(W.VBox):
         self.lower = AttributePanel(self.cache_size)
         self.table, self.details = self.lower.table, self.lower.details
         self.tabs = InspectorTabs(self.cache_size)
-        self.children = [self.header, self.panes, self.lower, self.tabs]
+        self.legend = Legend()  # the colours the panes and table use, under the panes
+        self.children = [self.header, self.panes, self.legend, self.lower, self.tabs]
 
         self.panes.on_redraw = self._mark_selection
         self.tabs.on_compare = self.panes.pick
+        self.lower.on_show_pass = self.panes.show_pass
         self.method_picker.observe(self._on_method_pick, "value")
         self.table.observe(self._on_table_preserved, "preserved")
         self.table.observe(self._on_table_click, "clicked")
@@ -234,6 +237,7 @@ class FreezeInspector(W.VBox):
             self.lower.show(report)
         self._keep_attribute_selection()
         self.panes.show(report, self._method, reset=reset)
+        self.legend.show(report)
         self._render_header()
 
     def _render_header(self) -> None:

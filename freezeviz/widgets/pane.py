@@ -91,6 +91,8 @@ class GraphPanes(W.HBox):
         self._quiet = False
         self.before_picker.observe(self._on_pick, "value")
         self.after_picker.observe(self._on_pick, "value")
+        self.left.observe(lambda c: self._on_hover("before", c["new"]), "hovered")
+        self.right.observe(lambda c: self._on_hover("after", c["new"]), "hovered")
 
     @staticmethod
     def _pane(side, picker, view, info) -> W.VBox:
@@ -144,6 +146,17 @@ class GraphPanes(W.HBox):
         self.follow_final = after == self.report.final_stage(self.method).name
         self.redraw()
 
+    def show_pass(self, stage: str) -> None:
+        """Put pass stage ``stage`` in the after pane and the stage before it in the before
+        pane: what that pass changed (e.g. the pass that folded an attribute away)."""
+        from freezeviz.errors import FreezeError
+
+        names = [s.name for s in self.report.stages_of(self.method)]
+        if stage not in names:
+            raise FreezeError(f"{self.method} has no stage {stage!r}; pick one of {names}")
+        i = names.index(stage)
+        self.pick(names[max(i - 1, 0)], stage)
+
     def _on_pick(self, change) -> None:
         if self._quiet or self.report is None:
             return
@@ -175,11 +188,29 @@ class GraphPanes(W.HBox):
             with view.hold_sync():
                 view.svg, view.message = drawn.svg, drawn.message
                 view.node_map = drawn.node_map_plain
+                view.linked, view.link_text = [], ""  # links of the old drawing
             s = report.stage(drawn.stage, self.method)
             first = report.stages_of(self.method)[0] is s  # the starting point, not a change
             info.value = (f'<span class="fv-status">{s.graph.count():,} nodes'
                           f'{"" if s.changed or first else " · no change"}</span>')
         self.on_redraw()
+
+    def _on_hover(self, side: str, svg_id: str) -> None:
+        """A node hovered in pane ``side`` with no twin by id in the other pane: mark there
+        the GetAttrs and constants it is linked to, with the line saying how. The hovered id
+        reaches both panes (jslink), so only the pane that drew it answers."""
+        from freezeviz.widgets.selection import hover_links
+
+        if self.report is None:
+            return
+        other = "after" if side == "before" else "before"
+        mine, theirs = self.drawing(side), self.drawing(other)
+        if svg_id and svg_id not in mine.node_map and svg_id in theirs.node_map:
+            return  # the mirror of a hover in the other pane
+        ids, text = hover_links(self.report, mine, svg_id, theirs)
+        for view, (lids, ltext) in ((self.view(side), ([], "")), (self.view(other), (ids, text))):
+            with view.hold_sync():
+                view.linked, view.link_text = lids, ltext
 
     def mark(self, before: list[str], after: list[str]) -> None:
         """Draw these SVG ids as selected."""

@@ -6,6 +6,7 @@ record the renderer made of what it drew; nothing here guesses ids or reads tool
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from freezeviz.widgets.pane import Drawn
@@ -112,3 +113,90 @@ def marked_ids(selection: dict | None, before: Drawn, after: Drawn) -> tuple[lis
     if selection.get("svg_id"):
         return [selection["svg_id"]], [selection["svg_id"]]
     return [], []
+
+
+# --- the central act of freezing: a GetAttr and the constant it became -------------------
+# The same rules and words as ``FVGraph.attributeLinks`` (web/graph.js), which the HTML
+# report uses; the inspector works them out here from the panes' node maps.
+_COMPARED = ("node", "join", "input")
+_LINK_KINDS = ("node", "join", "collapsed")  # graph.js NODE_KINDS
+
+
+def _link_role(ref) -> str | None:
+    """A node's part in freezing: "read" (GetAttr), "const" (a constant standing for
+    attributes), "box" (a collapsed box), else None."""
+    if ref is None or ref.kind not in _LINK_KINDS or not ref.attributes:
+        return None
+    if ref.kind == "collapsed":
+        return "box"
+    if ref.key.startswith("prim::GetAttr:"):
+        return "read"
+    return "const" if ref.key.startswith("const:") else None
+
+
+def _key_name(key: str, prefix: str) -> str:
+    return key[len(prefix):key.rfind("#")]
+
+
+def _link_name(ref) -> str:
+    role = _link_role(ref)
+    if role == "read":
+        return "GetAttr self." + _key_name(ref.key, "prim::GetAttr:")
+    if role == "box":
+        return f"the collapsed self.{ref.box}"
+    name = _key_name(ref.key, "const:")
+    return ("the constant %" + name if re.fullmatch(r"[\w.]+", name, re.ASCII)
+            else "a constant for self." + ", self.".join(ref.attributes))
+
+
+def _name_list(refs) -> str:
+    names = list(dict.fromkeys(_link_name(r) for r in refs))  # a GetAttr read twice: once
+    shown = names[:3] + ([f"{len(names) - 3} more"] if len(names) > 3 else [])
+    return ", ".join(shown)
+
+
+def _present_keys(node_map: dict) -> set[str]:
+    keys: set[str] = set()
+    for ref in node_map.values():
+        if ref.kind == "input":
+            keys.add("in:" + ref.key)
+        elif ref.kind in _COMPARED:
+            keys.add("n:" + ref.key)
+        keys.update("n:" + k for k in ref.members)
+    return keys
+
+
+def attribute_links(node_map: dict, svg_id: str, other: dict,
+                    later: bool) -> tuple[list[str], str] | None:
+    """For a GetAttr or constant (``svg_id`` in ``node_map``) with no node of the same key in
+    ``other``: other's GetAttrs, constants and collapsed boxes sharing an attribute path with
+    it, and a line saying how they are linked (``later``: other shows a later stage). None
+    when it has a twin by key, or is neither a GetAttr nor a constant."""
+    ref = node_map.get(svg_id)
+    if _link_role(ref) not in ("read", "const") or "n:" + ref.key in _present_keys(other):
+        return None
+    ids = [oid for oid, o in other.items()
+           if _link_role(o) and any(a in ref.attributes for a in o.attributes)]
+    by_role = {r: [other[i] for i in ids if _link_role(other[i]) == r]
+               for r in ("const", "read", "box")}
+    parts = []
+    if by_role["const"]:
+        parts.append(("became " if later else "made from ") + _name_list(by_role["const"]))
+    if by_role["read"]:
+        parts.append(f"read by {_name_list(by_role['read'])} before freezing")
+    if by_role["box"]:
+        parts.append("inside " + _name_list(by_role["box"]))
+    text = _link_name(ref) + (" " + "; ".join(parts) if parts else (
+        " is not in this stage, nor anything reading self." + ", self.".join(ref.attributes)))
+    return ids, text
+
+
+def hover_links(report, drawn: Drawn, svg_id: str, other: Drawn) -> tuple[list[str], str]:
+    """What the other pane marks for the node ``svg_id`` hovered in ``drawn``: nothing when
+    it has the same id (the browser marks that twin itself), else the attribute links."""
+    if not svg_id or svg_id in other.node_map:
+        return [], ""
+    names = [s.name for s in report.stages_of(drawn.method)]
+    later = (other.stage in names and drawn.stage in names
+             and names.index(other.stage) > names.index(drawn.stage))
+    return attribute_links(drawn.node_map, svg_id, other.node_map, later) or ([], "")

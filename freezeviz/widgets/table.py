@@ -42,7 +42,13 @@ class AttributePanel(W.HBox):
         table_box.add_class("fv-at-box")
         self.details = W.HTML(details_html(None, None))
         self.details.add_class("fv-details")
-        details_box = W.VBox([self.details])
+        # a folded attribute: one click puts the pass that folded it beside the stage before it
+        self.pass_button = W.Button(layout=W.Layout(display="none", width="auto"))
+        self.pass_button.add_class("fv-pass-button")
+        self.on_show_pass = None  # set by the inspector: called with the pass stage's name
+        self.pass_button.on_click(lambda _: self.on_show_pass and self.on_show_pass(
+            self.pass_button.tooltip))
+        details_box = W.VBox([self.details, self.pass_button])
         details_box.add_class("fv-details-box")
         super().__init__([table_box, details_box], layout=W.Layout(width="100%"))
         self.add_class("fv-lower")
@@ -60,3 +66,8 @@ class AttributePanel(W.HBox):
         """Show ``selection`` in the details panel and mark its row in the table."""
         self.details.value = details_html(report, selection)
         self.table.selected = (selection or {}).get("attribute") or ""
+        folded_by = (selection or {}).get("folded_by") if (selection or {}).get(
+            "type") == "attribute" else None
+        self.pass_button.tooltip = folded_by or ""
+        self.pass_button.description = f"show the pass that folded it: {folded_by}"
+        self.pass_button.layout.display = "" if folded_by else "none"

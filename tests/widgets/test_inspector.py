@@ -352,3 +352,124 @@ def test_method_picker_switches_the_panes():
     assert [r.stage for r in insp.tabs.stage_rows()][0] == insp.report.stages_of("reset")[0].name
     with pytest.raises(KeyError):
         insp.method = "no_such_method"
+
+
+def _convbn_links():
+    """An inspector on ConvBN, torch's name for the folded conv weight, the before pane's
+    GetAttr conv.weight ids and the after pane's id of that constant."""
+    from tests.corpus.modules import ConvBN
+
+    module = ConvBN().eval()
+    frozen = torch.jit.freeze(torch.jit.script(module))
+    conv = next(n for n in frozen.graph.nodes() if n.kind() == "aten::conv2d")
+    constant = conv.inputsAt(1).debugName()
+    insp = freezeviz.inspect(module)
+    before, after = insp.panes.drawing("before"), insp.panes.drawing("after")
+    reads = sorted(sid for sid, ref in before.node_map.items()
+                   if ref.key.startswith("prim::GetAttr:conv.weight#"))
+    const = [sid for sid, ref in after.node_map.items() if ref.key == f"const:{constant}#0"]
+    assert reads and len(const) == 1
+    return insp, constant, reads, const[0]
+
+
+def test_hover_links_a_getattr_and_the_constant_it_became():
+    """Hovering GetAttr conv.weight (no twin after freezing) marks the constant torch made of
+    it in the after pane, with the line saying so, and the reverse."""
+    insp, constant, reads, const = _convbn_links()
+    insp.left.hovered = reads[0]
+    insp.right.hovered = reads[0]  # the browser mirrors the hovered id to the other pane
+    assert insp.right.linked == [const]
+    assert f"became the constant %{constant}" in insp.right.link_text
+    assert insp.left.linked == [] and insp.left.link_text == ""
+
+    insp.left.hovered = insp.right.hovered = ""
+    assert insp.right.linked == [] and insp.right.link_text == ""
+    insp.right.hovered = const
+    insp.left.hovered = const
+    assert sorted(insp.left.linked) == reads
+    assert "read by GetAttr self.conv.weight before freezing" in insp.left.link_text
+    assert insp.right.linked == []
+
+
+def test_hover_on_a_node_in_both_panes_links_nothing(insp):
+    shared = sorted(set(insp.left.node_map) & set(insp.right.node_map))[0]
+    insp.left.hovered = insp.right.hovered = shared
+    assert insp.left.linked == insp.right.linked == []
+    assert insp.left.link_text == insp.right.link_text == ""
+
+
+_BEFORE = {
+    "fv_get_w0": ("prim::GetAttr:a.weight#0", "node", ("a.weight",)),
+    "fv_get_w1": ("prim::GetAttr:a.weight#1", "node", ("a.weight",)),
+    "fv_get_s": ("prim::GetAttr:scale#0", "node", ("scale",)),
+    "fv_get_k": ("prim::GetAttr:keep#0", "node", ("keep",)),
+    "fv_add": ("aten::add_@#m.py:3:4#0", "node", ("a.weight",)),
+}
+_AFTER = {
+    # constant pooling merged two equal attributes into one constant
+    "fv_c_pool": ("const:self.a.weight#0", "node", ("a.weight", "scale")),
+    "fv_c_b": ("const:self.b.weight_fused_bn#0", "node", ("b.weight",)),
+    "fv_get_k": ("prim::GetAttr:keep#0", "node", ("keep",)),
+}
+
+
+def test_attribute_links_say_what_the_report_says():
+    """The same rules and words as FVGraph.attributeLinks (tests/web/test_graph_js.py)."""
+    from freezeviz.render.nodemap import NodeRef
+    from freezeviz.widgets.selection import attribute_links
+
+    def refs(spec):
+        return {sid: NodeRef(sid, key, kind, attributes=attrs)
+                for sid, (key, kind, attrs) in spec.items()}
+
+    before, after = refs(_BEFORE), refs(_AFTER)
+    before["fv_box"] = NodeRef("fv_box", "box:b#0", "collapsed", attributes=("b.weight",),
+                               box="b", members=("prim::GetAttr:b.weight#0",))
+    ids, text = attribute_links(before, "fv_get_s", after, True)
+    assert ids == ["fv_c_pool"]
+    assert text == "GetAttr self.scale became the constant %self.a.weight"
+    ids, text = attribute_links(after, "fv_c_pool", before, False)
+    assert sorted(ids) == ["fv_get_s", "fv_get_w0", "fv_get_w1"]
+    assert "read by GetAttr self.a.weight, GetAttr self.scale before freezing" in text
+    ids, text = attribute_links(after, "fv_c_b", before, False)
+    assert ids == ["fv_box"] and "inside the collapsed self.b" in text
+    assert attribute_links(after, "fv_get_k", before, False) is None
+    assert attribute_links(before, "fv_add", after, True) is None
+
+
+def test_show_pass_puts_the_folding_pass_beside_the_stage_before_it():
+    """BatchNorm folded into the conv (torch's frozen graph has no batch_norm): the pass
+    that folded bn.weight goes in the after pane, the stage before it in the before pane."""
+    from tests.corpus.modules import ConvBN
+
+    module = ConvBN().eval()
+    frozen = torch.jit.freeze(torch.jit.script(module))
+    assert not any(n.kind() == "aten::batch_norm" for n in frozen.graph.nodes())
+    insp = freezeviz.inspect(module)
+    a = insp.report.attribute("bn.weight")
+    assert a.fate == Fate.FOLDED and a.folded_by
+    names = [s.name for s in insp.report.stages_of("forward")]
+    insp.panes.show_pass(a.folded_by)
+    assert insp.after_stage == a.folded_by
+    assert insp.before_stage == names[names.index(a.folded_by) - 1]
+    assert insp.right.svg == insp.panes.drawing("after").svg
+    with pytest.raises(freezeviz.FreezeError, match="pick one of"):
+        insp.panes.show_pass("no_such_pass")
+
+
+def test_folded_attribute_details_offer_its_pass_in_one_click():
+    """Selecting a folded attribute shows a button; clicking it puts the folding pass in the
+    after pane. An attribute that was not folded shows no button."""
+    from tests.corpus.modules import ConvBN
+
+    insp = freezeviz.inspect(ConvBN().eval())
+    button = insp.lower.pass_button
+    folded = insp.report.attribute("bn.weight")
+    assert folded.fate == Fate.FOLDED
+    insp.select_attribute("bn.weight")
+    assert button.layout.display != "none" and folded.folded_by in button.description
+    button.click()
+    assert insp.after_stage == folded.folded_by
+    kept = next(a for a in insp.report.attributes if a.fate != Fate.FOLDED)
+    insp.select_attribute(kept.path)
+    assert button.layout.display == "none"
