@@ -57,7 +57,9 @@ demo: setup
 screenshots: setup
 	FREEZEVIZ_SCREENSHOTS=1 FREEZEVIZ_REQUIRE_TOOLS=1 $(PYTHON) -m pytest -q \
 	  tests/test_html_report.py::test_screenshot_for_the_docs \
-	  tests/widgets/test_browser.py::test_inspector_in_jupyterlab
+	  tests/widgets/test_browser.py::test_inspector_in_jupyterlab \
+	  tests/widgets/test_frontends_browser.py \
+	  tests/widgets/test_outputs_browser.py::test_shipped_notebook_shows_pictures_untrusted
 
 # The only target that writes the notebooks' outputs: the tests compare with them otherwise.
 notebooks: setup

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 import freezeviz
+from freezeviz.render import styles as S
 from freezeviz.render.html import inline_svg, render_html, write_report
 
 from .corpus import modules as M
@@ -249,8 +250,10 @@ def test_diff_colours_for_any_pair(browser, tmp_path):
                             ".length")
     assert removed >= 1  # the batch_norm and its constants
     assert "matched by node id" in page.locator(".fv-diffcount").text_content()
-    page.locator("#fv-diff").uncheck()
+    page.locator("#fv-colour-fate").check()
     assert page.evaluate("document.querySelectorAll('g.fvx-removed, g.fvx-added').length") == 0
+    page.locator("#fv-colour-change").check()
+    assert page.evaluate("document.querySelectorAll('.fv-canvas g.fvx-removed').length") == removed
     # the stage table's compare button shows a stage against the one before it
     page.locator(f"button.fv-compare[data-stage='{names.index('fold_conv_bn')}']").click()
     assert page.locator(".fv-pane[data-side=before] select").input_value() == \
@@ -272,6 +275,51 @@ def test_screenshot_for_the_docs(browser, tmp_path, screenshot_path):
     page.close()
     assert not problems, problems
     assert out.stat().st_size > 20_000
+
+
+_DIFF_MARKED = ".fv-canvas :is(g.fv-added, g.fv-removed, g.fvx-added, g.fvx-removed)"
+
+
+def _legend_rows(page) -> dict[str, bool]:
+    """Each legend row's words -> whether it is shown."""
+    return page.evaluate("""() => Object.fromEntries(Array.from(document.querySelectorAll(
+        '.fv-legend-body g.fv-legend-text')).map(g => [Array.from(g.querySelectorAll('text'),
+        t => t.textContent).join(' ').trim(),
+        getComputedStyle(g).display !== 'none']))""")
+
+
+@pytest.mark.browser
+def test_colour_by_fate_or_by_change(browser, tmp_path):
+    """By fate the panes show no diff mark and the legend no diff row; by change both return,
+    for the drawn default pair and for a pair marked in the browser."""
+    report = freezeviz.freeze(M.ConvBN().eval())
+    path = Path(write_report(report, tmp_path / "convbn.html"))
+    page, problems = _open(browser, path)
+    page.locator(".fv-legend > summary").click()
+    diff_words = {S.DIFF_LABELS["added"], S.DIFF_LABELS["removed"]}
+    names = [s.name for s in report.stages]
+    for pair in (None, ("frozen", "fold_conv_bn")):
+        if pair:
+            for side, name in zip(("before", "after"), pair):
+                page.locator(f".fv-pane[data-side={side}] select").select_option(
+                    str(names.index(name)))
+        marked = page.locator(_DIFF_MARKED).count()
+        assert marked >= 1, pair
+        rows = _legend_rows(page)
+        assert diff_words <= set(rows) and all(rows.values())
+        fate_ids = _shown(page, "after")["ids"]
+        page.locator("#fv-colour-fate").check()
+        assert page.locator(_DIFF_MARKED).count() == 0
+        rows = _legend_rows(page)
+        assert not any(shown for words, shown in rows.items() if words in diff_words)
+        assert sum(rows.values()) == len(rows) - 2  # every other row stays
+        assert "fate" in page.locator(".fv-diffcount").text_content()
+        page.locator("#fv-colour-change").check()
+        assert page.locator(_DIFF_MARKED).count() == marked
+        assert all(_legend_rows(page).values())
+        assert _shown(page, "after")["ids"] == fate_ids
+    page.close()
+    assert not problems, problems
 
 
 @pytest.fixture(scope="module")

@@ -91,11 +91,23 @@ def _generated_css() -> str:
               "stroke-width: 3.5px; }"),
              (".fv-view g.node.fvx-hover :is(polygon, path, ellipse) { stroke: #c026d3; "
               "stroke-width: 3px; }"),
-             ".fv-foot.fv-linkmsg { border-top: 0; color: #86198f; }"]
+             ".fv-foot.fv-linkmsg { border-top: 0; color: #86198f; }",
+             _legend_by_fate_css()]
     for fate in Fate:
         fill, border = S.FATE_COLORS[fate]
         lines.append(f".fv-chip.{S.fate_class(fate)} {{ background: {fill}; border-color: {border}; }}")
     return "\n".join(lines)
+
+
+def _legend_by_fate_css() -> str:
+    """Coloured by fate, the panes show no diff marks: the legend's diff rows (the sample and
+    its words) are hidden with them."""
+    rows = [i for i, (_, mods, _, _) in enumerate(S.LEGEND_ENTRIES)
+            if {"added", "removed"} & set(mods)]
+    sel = [f".fv-by-fate .fv-legend-body g.node.{S.CLS_ADDED}",
+           f".fv-by-fate .fv-legend-body g.node.{S.CLS_REMOVED}",
+           *(f".fv-by-fate .fv-legend-body #fv_legend_text_{i}" for i in rows)]
+    return f"{', '.join(sel)} {{ display: none; }}"
 
 
 def _section(ident: str, title: str, body: str, sub: str = "", cls: str = "") -> str:
@@ -158,12 +170,17 @@ def _graphs_section(d: _Drawings, report) -> str:
     errors = "".join(f"<li>{esc(e)}</li>" for e in dict.fromkeys(d.errors))
     errors = f'<ul class="fv-attr-warn">{errors}</ul>' if errors else ""
     body = f"""<p class="fv-note">Pick a stage in each pane. \u25cf marks the stages that changed the
-graph; stages that left it unchanged show the same drawing. Green nodes are new in the right pane,
-red dashed ones are gone from the left pane.</p>
+graph; stages that left it unchanged show the same drawing. Coloured by change, green nodes are new
+in the right pane and purple dashed ones are gone from the left pane; coloured by fate, constants and
+attributes show only their attribute's fate.</p>
 <div class="fv-panes">{pane("before", "Before")}{pane("after", "After")}</div>
 <noscript><p class="fv-attr-warn">The graph panes need JavaScript (the report's own script;
 nothing is loaded from the network).</p></noscript>
-<div class="fv-graphopts"><label><input type="checkbox" id="fv-diff" checked> colour differences</label>
+<div class="fv-graphopts"><span class="fv-colourby" role="radiogroup" aria-label="colour the nodes by">
+Colour by <label title="green: added by the step, purple dashed: removed by it; fates elsewhere">
+<input type="radio" name="fv-colour" id="fv-colour-change" value="change" checked> change</label>
+<label title="each attribute's fate only; no diff marks">
+<input type="radio" name="fv-colour" id="fv-colour-fate" value="fate"> fate</label></span>
 <span class="fv-diffcount"></span><span class="fv-graphmsg fv-small"></span></div>
 <div class="fv-graphopts"><span class="fv-hint">Drag to pan \u00b7 wheel or double-click to
 zoom \u00b7 search marks matching nodes (Enter jumps) \u00b7 click a node to find it in the other pane \u00b7 click an

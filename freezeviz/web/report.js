@@ -3,7 +3,7 @@
  * Reads only the JSON block #fv-data (stages, graphs, node maps) and the <template> drawings;
  * every string from the model is set with textContent or compared, never parsed as HTML. */
 var data = null, masters = {}, panes = {}, highlightPath = null, fateOff = {};
-var diffBox = null, diffCount = null, graphMsg = null, filterBox = null;
+var colourFate = null, graphsEl = null, diffCount = null, graphMsg = null, filterBox = null;
 
 function $(sel, root) { return (root || document).querySelector(sel); }
 function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
@@ -182,7 +182,10 @@ function hasStep(i, dir) {
 function refresh() {
   var pa = panes.before, pb = panes.after;
   var sa = data.stages[pa.stage], sb = data.stages[pb.stage];
-  var want = diffBox && diffBox.checked && sa.method === sb.method && sa.graph !== sb.graph;
+  // coloured by fate: the plain drawings (fates are drawn in them), no diff marks at all
+  var byFate = !!(colourFate && colourFate.checked);
+  if (graphsEl) graphsEl.classList.toggle("fv-by-fate", byFate);
+  var want = !byFate && sa.method === sb.method && sa.graph !== sb.graph;
   var pair = want ? data.diffs[sa.graph + ":" + sb.graph] : null;
   pa.load(pair ? pair.before : data.graphs[sa.graph].tpl);
   pb.load(pair ? pair.after : data.graphs[sb.graph].tpl);
@@ -200,6 +203,8 @@ function refresh() {
     diffCount.appendChild(document.createTextNode(", "));
     diffCount.appendChild(minus);
     diffCount.appendChild(document.createTextNode(" nodes" + (pair ? "" : " (matched by node id)")));
+  } else if (byFate) {
+    diffCount.textContent = "Coloured by attribute fate; no diff colours.";
   } else if (want) {
     diffCount.textContent = "No diff colours: one drawing is cut short (too many nodes).";
   } else if (sa.method !== sb.method) {
@@ -381,10 +386,11 @@ function startReport() {
   if (!dataEl) return;
   data = JSON.parse(dataEl.textContent);
   $$(".fv-pane").forEach(function (el) { var p = new Pane(el); panes[p.side] = p; });
-  diffBox = document.getElementById("fv-diff");
+  colourFate = document.getElementById("fv-colour-fate");
+  graphsEl = document.getElementById("graphs");
   diffCount = $(".fv-diffcount");
   graphMsg = $(".fv-graphmsg");
-  if (diffBox) diffBox.addEventListener("change", refresh);
+  $$("input[name=fv-colour]").forEach(function (r) { r.addEventListener("change", refresh); });
   bindAttributeRows();
   bindStageButtons();
   bindFilters();

@@ -177,6 +177,7 @@ class FreezeInspector(W.VBox):
         self.children = [self.header, self.panes, self.legend, self.lower, self.tabs]
 
         self.panes.on_redraw = self._mark_selection
+        self.legend.on_colour_by = self.panes.set_colour_by
         self.tabs.on_compare = self.panes.pick
         self.lower.on_show_pass = self.panes.show_pass
         self.method_picker.observe(self._on_method_pick, "value")

@@ -88,6 +88,7 @@ class GraphPanes(W.HBox):
         self.on_redraw: Callable[[], None] = lambda: None
         self.report, self.method = None, "forward"
         self.follow_final = True  # the after pane shows the final stage across re-freezes
+        self.colour_by = "change"  # "fate": drawn with no diff against the other pane
         self._quiet = False
         self.before_picker.observe(self._on_pick, "value")
         self.after_picker.observe(self._on_pick, "value")
@@ -165,10 +166,16 @@ class GraphPanes(W.HBox):
         self.redraw()
 
     # --- drawing ---------------------------------------------------------------------------
-    def _job(self, side: str) -> tuple[str, str, str, str]:
+    def set_colour_by(self, by: str) -> None:
+        """Colour the panes by "change" (diff marks over the fates) or by "fate" alone."""
+        self.colour_by = by
+        if self.report is not None:
+            self.redraw()
+
+    def _job(self, side: str) -> tuple[str, str, str | None, str]:
         before, after = self.stages
-        return ((self.method, before, after, "before") if side == "before"
-                else (self.method, after, before, "after"))
+        mine, other = (before, after) if side == "before" else (after, before)
+        return self.method, mine, None if self.colour_by == "fate" else other, side
 
     def drawing(self, side: str) -> Drawn:
         """What pane ``side`` ("before" or "after") shows."""

@@ -473,3 +473,26 @@ def test_folded_attribute_details_offer_its_pass_in_one_click():
     kept = next(a for a in insp.report.attributes if a.fate != Fate.FOLDED)
     insp.select_attribute(kept.path)
     assert button.layout.display == "none"
+
+
+def test_colour_by_fate_draws_the_panes_without_the_diff():
+    from tests.corpus import modules as M
+
+    insp = freezeviz.inspect(M.ConvBN().eval())  # freezing folds the batch norm: a real diff
+    diff_class = re.compile(r'class="node[^"]*\bfv(-|&#45;)(added|removed)\b')
+    kinds = lambda: re.findall(r'data-kind="([^"]+)"', insp.legend.value)  # noqa: E731
+    assert diff_class.search(insp.right.svg) and diff_class.search(insp.left.svg)
+    assert {"diff:added", "diff:removed"} <= set(kinds())
+    with_diff = insp.right.svg
+    insp.legend.colour_by.value = "fate"
+    assert not diff_class.search(insp.right.svg) and not diff_class.search(insp.left.svg)
+    plain = insp.report.draw(insp.after_stage, title=None)
+    assert set(node_ids(insp.right.svg)) == set(plain.node_map)
+    fates = {f"fate:{a.fate.value}" for a in insp.report.attributes}
+    assert set(kinds()) == fates | {"search"}
+    # a stage picked meanwhile is drawn by fate too; back by change, the diff returns
+    insp.before_stage = "scripted"
+    assert not diff_class.search(insp.left.svg)
+    insp.before_stage = "inlined"
+    insp.legend.colour_by.value = "change"
+    assert insp.right.svg == with_diff and {"diff:added", "diff:removed"} <= set(kinds())

@@ -64,7 +64,15 @@ def _open(page, port: int, name: str):
     return page.evaluate(OUTPUTS_JS)
 
 
-def test_shipped_notebook_shows_pictures_untrusted(tmp_path, free_port, browser):
+def _shoot_first_picture(page, path: Path) -> None:
+    """The first output that shows freezeviz pictures, as a reader of the untrusted notebook sees it."""
+    output = page.locator(".jp-OutputArea-output:has(img)").first
+    output.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    assert len(output.screenshot(path=str(path))) > 20_000
+
+
+def test_shipped_notebook_shows_pictures_untrusted(tmp_path, free_port, browser, screenshot_path):
     started = time.monotonic()
     root = tmp_path / "lab"
     root.mkdir()
@@ -75,6 +83,7 @@ def test_shipped_notebook_shows_pictures_untrusted(tmp_path, free_port, browser)
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         try:
             rows = _open(page, free_port, NOTEBOOK.name)
+            _shoot_first_picture(page, screenshot_path("untrusted.png"))
         finally:
             page.close()
     finally:
