@@ -63,7 +63,19 @@ def _get(url: str, timeout: float = 2.0) -> bytes:
         return resp.read()
 
 
-def _start_lab(root: Path, port: int, log_path: Path) -> subprocess.Popen:
+# what each Jupyter front end needs beyond the server's options
+_APP_ARGS = {
+    "lab": ["--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.expose_app_in_browser=True"],
+    "notebook": ["--JupyterNotebookApp.expose_app_in_browser=True"],
+}
+_APP_NAMES = {"lab": "JupyterLab", "notebook": "Notebook"}
+
+
+def _start_lab(root: Path, port: int, log_path: Path, app: str = "lab") -> subprocess.Popen:
+    """Start ``jupyter lab`` (or ``jupyter notebook``, app="notebook") on ``port``, quiet and
+    local, and wait until it answers."""
     env = dict(os.environ)
     env.update({
         "JUPYTERLAB_SETTINGS_DIR": str(root / ".lab-settings"),
@@ -73,12 +85,10 @@ def _start_lab(root: Path, port: int, log_path: Path) -> subprocess.Popen:
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
     })
     _quiet_lab_settings(root / ".lab-settings")
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
+    cmd = [sys.executable, "-m", "jupyter", app, "--no-browser",
            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
            "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-           "--ServerApp.open_browser=False", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.expose_app_in_browser=True"]
+           "--ServerApp.open_browser=False", *_APP_ARGS[app]]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
@@ -88,7 +98,7 @@ def _start_lab(root: Path, port: int, log_path: Path) -> subprocess.Popen:
     deadline = time.monotonic() + LAB_START_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n"
+            raise RuntimeError(f"{_APP_NAMES[app]} exited with {proc.returncode}:\n"
                                f"{log_path.read_text(errors='replace')[-4000:]}")
         try:
             _get(f"http://127.0.0.1:{port}/api/status")
@@ -96,7 +106,7 @@ def _start_lab(root: Path, port: int, log_path: Path) -> subprocess.Popen:
         except (urllib.error.URLError, OSError):
             time.sleep(0.3)
     _stop_lab(proc, port)
-    raise RuntimeError(f"JupyterLab did not answer within {LAB_START_S} s:\n"
+    raise RuntimeError(f"{_APP_NAMES[app]} did not answer within {LAB_START_S} s:\n"
                        f"{log_path.read_text(errors='replace')[-4000:]}")
 
 

@@ -7,17 +7,15 @@ otherwise). Every process it starts is stopped in a ``finally``; every wait is b
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-import urllib.error
 from pathlib import Path
 
 import pytest
 
 from tests.widgets.test_browser import (
-    KERNEL_READY_S, LAB_START_S, WIDGET_S, _get, _open_and_run, _quiet_lab_settings, _start_lab,
+    KERNEL_READY_S, WIDGET_S, _open_and_run, _start_lab,
     _stop_lab, _wait, _write_notebook,
 )
 
@@ -63,47 +61,13 @@ def test_inspector_in_jupyterlab_dark(tmp_path, free_port, browser, screenshot_p
     assert time.monotonic() - started < 60
 
 
-def _start_notebook7(root: Path, port: int, log_path: Path) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.update({
-        "JUPYTERLAB_SETTINGS_DIR": str(root / ".lab-settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab-workspaces"),
-        "JUPYTER_RUNTIME_DIR": str(root / ".runtime"),
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
-        "PYTHONWARNINGS": "ignore::DeprecationWarning",
-    })
-    _quiet_lab_settings(root / ".lab-settings")
-    cmd = [sys.executable, "-m", "jupyter", "notebook", "--no-browser",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-           "--ServerApp.open_browser=False", "--JupyterNotebookApp.expose_app_in_browser=True"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    proc._fv_log = log  # type: ignore[attr-defined]
-    deadline = time.monotonic() + LAB_START_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"Notebook exited with {proc.returncode}:\n"
-                               f"{log_path.read_text(errors='replace')[-4000:]}")
-        try:
-            _get(f"http://127.0.0.1:{port}/api/status")
-            return proc
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.3)
-    _stop_lab(proc, port)
-    raise RuntimeError(f"Notebook did not answer within {LAB_START_S} s")
-
-
 def test_inspector_in_notebook7(tmp_path, free_port, browser, screenshot_path):
     pytest.importorskip("notebook", minversion="7")
     started = time.monotonic()
     root = tmp_path / "nb"
     root.mkdir()
     _write_notebook(root / "inspector.ipynb")
-    server = _start_notebook7(root, free_port, tmp_path / "notebook.log")
+    server = _start_lab(root, free_port, tmp_path / "notebook.log", app="notebook")
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 1500})
         try:
