@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from freezeviz.data.fates import Fate
 from freezeviz.data.snapshot import GraphSnapshot, ValueInfo
-from freezeviz.render.fragments import chip, esc, inline_svg
+from freezeviz.render.fragments import chip, esc, inline_svg, page_head
 from freezeviz.render.html import _asset, _generated_css, _section
 from freezeviz.render.view import draw
 
@@ -133,20 +133,7 @@ def render_compare_page(old, new, changes, *, old_name: str, new_name: str,
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
            "form-action 'none'")
     title = f"{old_name} \u2192 {new_name}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="generator" content="freezeviz">
-<title>freezeviz diff: {esc(title)}</title>
-<style>
-{css}
-</style>
-</head>
-<body>
+    return page_head(f"freezeviz diff: {title}", csp, css) + f"""\
 <header class="fv-top"><div class="fv-brand">freezeviz diff</div><h1>{esc(title)}</h1>
 <p class="fv-summary">What torch.jit.freeze does differently to the attributes of the two
 versions, with the part of each final graph that reads or writes them: the nodes that touch

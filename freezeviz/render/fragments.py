@@ -124,3 +124,23 @@ def inline_svg(svg: str) -> str:
     svg = re.sub(r"\s(?:xlink:)?href\s*=\s*\"[^\"]*\"", "", svg)
     svg = re.sub(r"\son[a-z]+\s*=\s*\"[^\"]*\"", "", svg, flags=re.IGNORECASE)
     return svg.strip()
+
+
+def page_head(title: str, csp: str, css: str) -> str:
+    """The start of an offline freezeviz page, up to ``<body>``: its Content-Security-Policy,
+    no referrer, the generator mark the CLI looks for before overwriting a file, and its CSS."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="generator" content="freezeviz">
+<title>{esc(title)}</title>
+<style>
+{css}
+</style>
+</head>
+<body>
+"""

@@ -35,6 +35,7 @@ from freezeviz.render.fragments import (
     alias_table,
     chip,
     diff_html,
+    page_head,
     esc,
     inline_svg,
     numerics_table,
@@ -415,20 +416,7 @@ def render_html(report, *, progress: Callable[[str], None] | None = None,
         _attributes_section(report), _alias_section(report), _numerics_section(report),
         _code_section(report), _changes_section(report), _repro_section(report)) if part)
     seconds = time.perf_counter() - t0
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="generator" content="freezeviz">
-<title>freezeviz: {esc(report.module_name)}</title>
-<style>
-{css}
-</style>
-</head>
-<body>
+    return page_head(f"freezeviz: {report.module_name}", csp, css) + f"""\
 {_header(report, d)}
 <main>
 {body}
