@@ -155,6 +155,39 @@ class FreezeInspector(W.VBox):
         data["text/html"] = self.static_html()
         return data
 
+    def _ipython_display_(self) -> None:
+        """Two outputs: the live widget, then its picture. JupyterLab draws a widget view
+        whose model it cannot restore (a notebook saved without its widget state, the
+        default) as "model not found" and never falls back to another type in the same
+        output, so the picture travels in an output of its own. While the widget is live
+        the picture's own style hides it; when the view cannot be restored the same style
+        hides the error (where the notebook is trusted; untrusted, the picture still shows
+        below it)."""
+        from IPython import get_ipython
+        from IPython.display import display
+
+        widget = W.VBox._repr_mimebundle_(self)
+        if getattr(get_ipython(), "kernel", None) is None:  # a terminal: no front end to keep
+            display(widget or {"text/plain": repr(self)}, raw=True)
+            return
+        if widget is None:  # closed widget: the picture is all there is
+            display(self._picture_bundle(live=False), raw=True)
+            return
+        self.add_class(f"fv-live-{self.model_id}")
+        display(widget, raw=True)
+        display(self._picture_bundle(live=True), raw=True)
+
+    def _picture_bundle(self, live: bool) -> dict[str, str]:
+        html = self.static_html()
+        if live:
+            tag = self.model_id
+            html = (f"<style>:root:has(.fv-live-{tag}) .fv-picture-{tag}{{display:none}}"
+                    f".jp-OutputArea-child:has(+ .jp-OutputArea-child .fv-picture-{tag})"
+                    f" > .jp-OutputArea-output[data-mime-type="
+                    f"'application/vnd.jupyter.widget-view+json']:not(:has(*))"
+                    f"{{display:none}}</style><div class=\"fv-picture-{tag}\">{html}</div>")
+        return {"text/plain": f"(static picture of {self!r})", "text/html": html}
+
     def __repr__(self) -> str:
         r = self._report
         if r is None:

@@ -155,31 +155,51 @@ def _run_save_and_shut_down(page, port: int, name: str) -> None:
     }""", 30)
 
 
-def test_saved_inspector_shows_without_its_kernel(tmp_path, free_port, browser, monkeypatch):
+# pictures in the first cell's outputs that a person can see (not hidden by a style)
+VISIBLE_PICTURES_JS = """() => {
+    const w = window.jupyterapp.shell.currentWidget;
+    const area = w.content.widgets[0].node.querySelector('.jp-OutputArea');
+    return Array.from(area.querySelectorAll('img'))
+        .filter(i => i.complete && i.naturalWidth > 20 && i.getClientRects().length).length;
+}"""
+
+
+@pytest.mark.parametrize("save_state", [False, True], ids=["default-settings", "save-state"])
+def test_saved_inspector_shows_without_its_kernel(tmp_path, free_port, browser, monkeypatch,
+                                                  save_state):
     # the kernel imports this tree's freezeviz, whatever is installed
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
     root = tmp_path / "lab"
     root.mkdir()
     _write_notebook(root / "saved.ipynb", RUN_CELL)
     _render_every_cell(root)
-    _save_widget_state(root)
+    if save_state:
+        _save_widget_state(root)
     lab = _start_lab(root, free_port, tmp_path / "lab.log")
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         try:
             _run_save_and_shut_down(page, free_port, "saved.ipynb")
+            live_pictures = page.evaluate(VISIBLE_PICTURES_JS)
             saved = json.loads((root / "saved.ipynb").read_text())
             page.goto(f"http://127.0.0.1:{free_port}/lab/tree/saved.ipynb?reset",
                       timeout=60_000)
             page.wait_for_timeout(1000)
             shown = _wait(page, "the saved inspector to show", SHOWN_JS, OPEN_S)
+            page.wait_for_timeout(500)
+            visible = page.evaluate(VISIBLE_PICTURES_JS)
         finally:
             page.close()
     finally:
         _stop_lab(lab, free_port)
-    assert "widgets" in saved["metadata"], "the widget state was not saved with the notebook"
+    # while the inspector is live its picture stays out of the way
+    assert live_pictures == 0, live_pictures
+    assert ("widgets" in saved["metadata"]) == save_state, saved["metadata"]
     assert "model not found" not in shown["text"], shown
-    assert shown["drawn"] > 2 or shown["pictures"] >= 2, shown
+    if save_state:  # the restored widget draws, the picture stays hidden
+        assert shown["drawn"] > 2 or visible >= 2, shown
+    else:  # nothing can restore the widget: the picture shows instead
+        assert visible >= 2, (shown, visible)
 
 
 def _write_notebook(path: Path, source: str) -> None:
