@@ -9,7 +9,7 @@ import pkgutil
 import re
 import sys
 
-from freezeviz.cli.io import Progress, UserError, stdout_to_stderr
+from freezeviz.cli.io import EXIT_USAGE, Progress, UserError, stdout_to_stderr
 
 _FACTORY_RE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 
@@ -115,6 +115,10 @@ def _freeze_from_args(args, progress: Progress, spec: str):
     from freezeviz import freeze
     from freezeviz.errors import FreezeError
 
+    backend = getattr(args, "backend", "torchscript")
+    if backend == "inductor" and not getattr(args, "inputs", None):
+        raise UserError("--backend inductor needs --inputs SHAPES (e.g. --inputs 1x3x224x224): "
+                        "torch.compile traces forward on real inputs.", EXIT_USAGE)
     model, display = load_model(spec, progress)
     preserved = [n for group in args.preserve for n in group]
     inputs = _make_inputs(getattr(args, "inputs", None))
@@ -122,7 +126,7 @@ def _freeze_from_args(args, progress: Progress, spec: str):
     progress(f"{how} {display} ...")
     try:
         return freeze(model, preserved, not args.no_optimize_numerics, example_inputs=inputs,
-                      optimize_for_inference=args.optimize_for_inference)
+                      optimize_for_inference=args.optimize_for_inference, backend=backend)
     except FreezeError as exc:
         if inputs is None or not str(exc).startswith("example_inputs"):
             raise

@@ -71,6 +71,12 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
+def _backend_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("torchscript", "inductor"), default="torchscript",
+                   help="the freezer: torchscript (torch.jit.freeze, the default) or inductor "
+                        "(torch.compile with Inductor's freezing; needs --inputs)")
+
+
 def _inputs_arg(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--inputs", metavar="SHAPES", type=_shapes,
                    help=f"example input shapes, e.g. 1x3x224x224 (several: 1x3x8x8,1x10); random "
@@ -123,6 +129,7 @@ def _report_parser(sub, common) -> None:
                         "folder must exist; an existing file is replaced only if it is a "
                         "freezeviz report")
     _inputs_arg(p, "the report then compares each stage's output with the original module's")
+    _backend_arg(p)
     p.set_defaults(func=show.cmd_report)
 
 
@@ -137,6 +144,8 @@ def _explain_parser(sub, common) -> None:
                "  freezeviz explain freezeviz.examples:my_module2 modified_tensor --preserve version")
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("path", metavar="PATH", help="the attribute's path from the root, e.g. bn.running_var")
+    _inputs_arg(p, "needed with --backend inductor")
+    _backend_arg(p)
     p.set_defaults(func=show.cmd_explain)
 
 
@@ -153,6 +162,8 @@ def _stages_parser(sub, common) -> None:
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--diff", action="store_true",
                    help="print the text diff of each changed stage against the one before it")
+    _inputs_arg(p, "needed with --backend inductor")
+    _backend_arg(p)
     p.set_defaults(func=show.cmd_stages)
 
 
@@ -171,6 +182,7 @@ def _attrs_parser(sub, common) -> None:
                    help="print the fates as JSON, format 1 (freezeviz/schemas/fates-1.schema.json):"
                         " sorted, no timings, no folders; a baseline for freezeviz check")
     _inputs_arg(p, "the JSON then has numerics")
+    _backend_arg(p)
     p.set_defaults(func=show.cmd_attrs)
 
 

@@ -108,6 +108,16 @@ def json_safe(value):
     return value
 
 
+# torch.compile freezes only with grad mode off; the frozen graph is what Inductor compiles
+_INDUCTOR_REPRO = """import torch
+from torch._inductor import config
+
+torch._dynamo.reset()
+with torch.no_grad(), config.patch(freezing=True):
+    compiled = torch.compile(model)
+    out = compiled(*example_inputs)"""
+
+
 @dataclass(frozen=True)
 class FreezeReport:
     """What ``freezeviz.freeze`` found: complete and immutable once built. ``frozen_module`` is
@@ -136,6 +146,9 @@ class FreezeReport:
     source_path: str | None = None
     # the names of the keyword inputs a traced module was traced with (example_kwarg_inputs)
     trace_kwargs: tuple[str, ...] = ()
+    # the freezer that produced the report: "torchscript" (torch.jit.freeze) or "inductor"
+    # (torch.compile with torch._inductor.config.freezing)
+    backend: str = "torchscript"
     frozen_module: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
@@ -252,6 +265,8 @@ class FreezeReport:
 
     def repro(self) -> str:
         """The same freeze in plain torch, from what was passed to ``freezeviz.freeze``."""
+        if self.backend == "inductor":
+            return _INDUCTOR_REPRO
         pres = list(self.preserved_attrs)
         lines = ["import torch", *self._repro_module()]
         lines.append(f"frozen = torch.jit.freeze(module.eval(), preserved_attrs={pres!r}, "

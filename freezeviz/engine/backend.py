@@ -54,6 +54,7 @@ class Backend(Protocol):
 # name -> the backend, or "module:attribute" where it lives until first used
 _REGISTRY: dict[str, Backend | str] = {
     "torchscript": "freezeviz.engine.torchscript.backend:BACKEND",
+    "inductor": "freezeviz.engine.inductor.backend:BACKEND",
 }
 
 
