@@ -36,6 +36,7 @@ __all__ = [
     "NodeInfo",
     "Stage",
     "compare",
+    "compare_freezers",
     "freeze",
     "inspect",
 ]
@@ -65,6 +66,15 @@ def compare(a, b, *, allow=None):
     from freezeviz.data.baseline import compare as _compare
 
     return _compare(a, b, allow=allow)
+
+
+def compare_freezers(model, example_inputs=None, **kw):
+    """TorchScript's and Inductor's freezing of ``model``, attribute by attribute: a
+    :class:`~freezeviz.data.sidebyside.FreezerComparison` (``.differences()``, ``.table()``;
+    a table in a notebook). Keyword arguments go to both freezes (``freezeviz.freeze``)."""
+    from freezeviz.data.sidebyside import compare_freezers as _compare_freezers
+
+    return _compare_freezers(freeze, model, example_inputs, **kw)
 
 
 def inspect(module, preserved_attrs=None, optimize_numerics=True, *, example_inputs=None):
