@@ -23,7 +23,7 @@ endif
 help:
 	@echo "make demo    install what is missing, print a freeze story, open notebook 1 in JupyterLab"
 	@echo "make test    install what is missing, run the whole test suite (PYTEST_ARGS=... passes options)"
-	@echo "make bench   install what is missing, run the benchmarks"
+	@echo "make bench   install what is missing, run the benchmarks (BENCH_ARGS=--quick: one process each)"
 	@echo "make screenshots  regenerate the README's pictures in docs/img/ (browser tests)"
 	@echo "make notebooks  run the notebooks and save their outputs (after changing what they show)"
 	@echo "make lint    ruff check"

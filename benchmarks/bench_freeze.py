@@ -4,10 +4,15 @@
     python benchmarks/bench_freeze.py -o results.json --only raw_resnet50,freezeviz_resnet50
 
 ``benchmarks/run.py`` (``make bench``) turns the results into ratios against raw
-``torch.jit.freeze``. Every value is one call (``loops=1``, no warm-up): a second freeze of
-the same model in the same process would measure freezeviz's cache, which has its own
-benchmark (``freezeviz_resnet50_cached``). The ``memory_*`` benchmarks are in bytes: how far
-the process's peak resident memory rose above what it held with the model built (Linux).
+``torch.jit.freeze``. The models are the public benchmark set of ``benchmarks/models.py``:
+``raw_<model>`` is ``torch.jit.script`` (or ``torch.jit.trace``) + ``torch.jit.freeze`` as a user
+writes it, ``freezeviz_<model>`` is ``freezeviz.freeze`` of the same model. Every value is one
+call (``loops=1``, no warm-up): a second freeze of the same model in the same process would
+measure freezeviz's cache, which has its own benchmark (``freezeviz_resnet50_cached``). The
+``memory_*`` benchmarks are in bytes: how far the process's peak resident memory rose above
+what it held with the model built (Linux).
+``report_<model>`` is ``freezeviz.freeze`` + writing the HTML report, to
+``$FREEZEVIZ_BENCH_REPORT_DIR/<model>.html`` (the system's temporary folder by default).
 """
 
 from __future__ import annotations
@@ -22,6 +27,12 @@ import time
 import warnings
 
 import pyperf
+
+# run as a script from benchmarks/: the repository root makes ``benchmarks.models`` importable
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
 
 def _setup():
     warnings.simplefilter("ignore")
@@ -68,46 +79,63 @@ def _peak_growth(work, prepare):
     return memory_func
 
 
-def _resnet50():
-    _setup()
-    from freezeviz import examples
+def _bench_model(name: str):
+    from benchmarks.models import MODELS
 
-    return examples.resnet50()
-
-
-def _transformer():
-    _setup()
-    from freezeviz import examples
-
-    return examples.transformer_encoder()
+    return MODELS[name]
 
 
-def _raw(model):
+def _built(name: str):
+    """A ``prepare`` function: the model of the set and what freezeviz needs besides it."""
+    def prepare():
+        _setup()
+        bench = _bench_model(name)
+        return bench, bench.build(), bench.freeze_kwargs()
+    return prepare
+
+
+def _raw(state):
     import torch
 
-    torch.jit.freeze(torch.jit.script(model))
+    bench, model, kwargs = state
+    torch.jit.freeze(bench.script(model, kwargs.get("example_kwarg_inputs")))
 
 
-def _freezeviz(model):
+def _freezeviz(state):
     import freezeviz
 
-    freezeviz.freeze(model)
+    _, model, kwargs = state
+    freezeviz.freeze(model, **kwargs)
 
 
-def _frozen_resnet50():
+def _frozen(name: str):
+    def prepare():
+        state = _built(name)()
+        _freezeviz(state)
+        return state
+    return prepare
+
+
+def _draw(state):
     import freezeviz
 
-    model = _resnet50()
-    freezeviz.freeze(model)
-    return model
-
-
-def _draw(model):
-    import freezeviz
-
-    report = freezeviz.freeze(model)
+    _, model, kwargs = state
+    report = freezeviz.freeze(model, **kwargs)
     for stage in ("inlined", "final"):
         _ = report.draw(stage).svg
+
+
+def report_path(name: str) -> str:
+    folder = os.environ.get("FREEZEVIZ_BENCH_REPORT_DIR") or tempfile.gettempdir()
+    return os.path.join(folder, f"{name}.html")
+
+
+def _report(state):
+    import freezeviz
+    from freezeviz.render.html import write_report
+
+    bench, model, kwargs = state
+    write_report(freezeviz.freeze(model, **kwargs), report_path(bench.name))
 
 
 def _inspector(*toggles):
@@ -117,7 +145,8 @@ def _inspector(*toggles):
 
         import freezeviz
 
-        insp = freezeviz.inspect(torch.jit.script(_resnet50()))
+        _, model, _ = _built("resnet50")()
+        insp = freezeviz.inspect(torch.jit.script(model))
         for preserved in toggles[:-1]:
             insp.preserved_attrs = preserved
         return insp
@@ -149,25 +178,30 @@ def _draw_snapshot(snap):
 
 
 def _cli_report(_):
-    out = os.environ.get("FREEZEVIZ_BENCH_REPORT") or os.path.join(tempfile.gettempdir(),
-                                                                   "freezeviz_bench_report.html")
     subprocess.run([sys.executable, "-m", "freezeviz", "report", "freezeviz.examples:resnet50",
-                    "-q", "-o", out], check=True, capture_output=True)
+                    "-q", "-o", report_path("cli_resnet50")], check=True, capture_output=True)
 
 
+SET = ("resnet50", "mobilenet_v3_small", "vit_b_16", "transformer6", "transformer24",
+       "transformer48", "lstm", "mha", "bert")  # benchmarks/models.py MODELS, named here so
+                                                # that listing them imports no torch
 BENCHMARKS = {
-    "raw_resnet50": _timed(_raw, _resnet50),
-    "freezeviz_resnet50": _timed(_freezeviz, _resnet50),
-    "freezeviz_resnet50_cached": _timed(_freezeviz, _frozen_resnet50),
-    "draw_resnet50": _timed(_draw, _resnet50),
+    # each model's raw and freezeviz values next to each other: a ratio of values taken minutes
+    # apart would carry whatever else the machine did in between
+    **{f"{kind}_{m}": _timed(work, _built(m))
+       for m in SET for kind, work in (("raw", _raw), ("freezeviz", _freezeviz))},
+    "freezeviz_resnet50_cached": _timed(_freezeviz, _frozen("resnet50")),
+    "draw_resnet50": _timed(_draw, _built("resnet50")),
+    "draw_transformer6": _timed(_draw, _built("transformer6")),
+    "report_resnet50": _timed(_report, _built("resnet50")),
+    "report_transformer48": _timed(_report, _built("transformer48")),
     "inspector_toggle_resnet50": _inspector(["fc"]),
     "inspector_back_resnet50": _inspector(["fc"], []),
-    "raw_transformer": _timed(_raw, _transformer),
-    "freezeviz_transformer": _timed(_freezeviz, _transformer),
     "draw_synthetic_5000": _timed(_draw_snapshot, _synthetic),
     "cli_report_resnet50": _timed(_cli_report),
-    "memory_raw_resnet50": _peak_growth(_raw, _resnet50),
-    "memory_freezeviz_resnet50": _peak_growth(_freezeviz, _resnet50),
+    **{f"memory_{kind}_{m}": _peak_growth(work, _built(m))
+       for m in ("resnet50", "transformer48")
+       for kind, work in (("raw", _raw), ("freezeviz", _freezeviz))},
 }
 
 
