@@ -223,8 +223,8 @@ BAD_BASELINES = {
               '{"path": "w", "fate": "folded"}]}', "is listed twice"),
     "bad allow": ('{"format": 1, "attributes": [], "allow": {"w": "kept"}}',
                   "'kept' (for w) is not a fate"),
-    "other backend": ('{"format": 1, "backend": "inductor", "attributes": []}',
-                      "made with backend 'inductor'"),
+    "other backend": ('{"format": 1, "backend": "tensorrt", "attributes": []}',
+                      "made with backend 'tensorrt'"),
 }
 
 
@@ -250,7 +250,7 @@ def test_usage_errors_of_check_exit_2(tmp_path, baseline):
                     ("check", model),
                     ("check", model, "--baseline", model))
     assert_error(procs[0], 2, "there is no baseline file", "--update")
-    assert_error(procs[1], 2, "'inductor' is not a backend", "torchscript")
+    assert_error(procs[1], 2, "--backend inductor needs --inputs")
     assert_error(procs[2], 2, "is not PATH=FATE")
     assert_error(procs[3], 2, "'kept' (for calls) is not a fate")
     assert_error(procs[4], 2, "--baseline")
@@ -370,3 +370,19 @@ def test_documents_follow_the_schema(tmp_path):
                 {"stages": []}, {"allow": {"w": "kept"}}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**doc, **bad}, schema)
+
+
+@pytest.mark.slow
+def test_check_with_the_inductor_backend(tmp_path, capsys):
+    """A baseline of Inductor's fates says so, and checks against Inductor's freeze; against
+    TorchScript's the differing setting is named."""
+    path = tmp_path / "fates.json"
+    args = ("check", "tests.test_check:net", "--baseline", path, "--inputs", "1x3x6x6")
+    code, out, err = cli(capsys, *args, "--backend", "inductor", "--update")
+    assert code == 0, (out, err)
+    data = json.loads(path.read_text())
+    assert data["backend"] == "inductor"
+    code, out, err = cli(capsys, *args, "--backend", "inductor")
+    assert code == 0, (out, err)
+    code, out, err = cli(capsys, *args)
+    assert "backend" in out + err, (out, err)

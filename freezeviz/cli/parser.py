@@ -186,14 +186,6 @@ def _attrs_parser(sub, common) -> None:
     p.set_defaults(func=show.cmd_attrs)
 
 
-def _backend(text: str) -> str:
-    if text != "torchscript":
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a backend freezeviz supports; the only one is torchscript "
-            "(torch.jit.freeze)")
-    return text
-
-
 def _allow(text: str) -> str:
     from freezeviz.data.baseline import BaselineError, allow_rules
 
@@ -231,8 +223,8 @@ def _check_parser(sub, common) -> None:
     p.add_argument("--format", choices=("text", "github"), default="text",
                    help="text (default) or github: also print GitHub Actions annotations")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
-    p.add_argument("--backend", metavar="NAME", type=_backend, default="torchscript",
-                   help="how to freeze: torchscript (torch.jit.freeze; the only one today)")
+    _inputs_arg(p, "needed with --backend inductor; the baseline then has numerics")
+    _backend_arg(p)
     p.set_defaults(func=checks.cmd_check)
 
 

@@ -32,7 +32,7 @@ __all__ = ["ABSENT", "BaselineError", "FateChange", "FateChanges", "FORMAT", "SC
 
 FORMAT = 1
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "fates-1.schema.json"
-BACKENDS = ("torchscript",)
+BACKENDS = ("torchscript", "inductor")
 ABSENT = "absent"  # the "fate" of an attribute that one side does not have
 FATES = tuple(f.value for f in Fate)
 JUNIT_MARKER = '<testsuites name="freezeviz check"'
@@ -55,7 +55,7 @@ def fates_document(report) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "format": FORMAT,
         "generator": "freezeviz",
-        "backend": "torchscript",
+        "backend": getattr(report, "backend", "torchscript"),
         "module": _unmangle(report.module_name),
         "preserved_attrs": sorted(report.preserved_attrs),
         "optimize_numerics": bool(report.optimize_numerics),
