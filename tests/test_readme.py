@@ -56,6 +56,30 @@ def test_use_it_example_prints_what_the_readme_shows(tmp_path):
         at = found + len(part)
 
 
+def _shows_in_order(printed: str, shown: str) -> None:
+    """Every ``...``-separated part of ``shown`` appears in ``printed``, in order."""
+    printed, at = _squash(printed), 0
+    for part in shown.split("..."):
+        part = _squash(part)
+        if not part:
+            continue
+        found = printed.find(part, at)
+        assert found >= 0, f"README shows:\n{part}\n\nthe example printed:\n{printed[:3000]}"
+        at = found + len(part)
+
+
+@pytest.mark.slow
+def test_inductor_example_prints_what_the_readme_shows(tmp_path):
+    """The torch.compile section's example prints the block after it."""
+    code = next(b for b in _blocks("python") if 'backend="inductor"' in b)
+    shown = next(b for b in _blocks("") if "binary_folding#1" in b)
+    (tmp_path / "two.py").write_text(code, encoding="utf-8")
+    run = subprocess.run([sys.executable, "two.py"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    _shows_in_order(run.stdout, shown)
+
+
 def _freezeviz(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "freezeviz", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
