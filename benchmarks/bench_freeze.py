@@ -182,6 +182,39 @@ def _cli_report(_):
                     "-q", "-o", report_path("cli_resnet50")], check=True, capture_output=True)
 
 
+def _inductor_built(name: str):
+    """A ``prepare`` function for the Inductor benchmarks: a model from freezeviz.examples and
+    its example input; Dynamo's caches emptied so that every value is a first call."""
+    def prepare():
+        torch = _setup()
+        from freezeviz import examples
+
+        torch._dynamo.reset()
+        shape = {"conv_bn_relu": (1, 3, 16, 16), "resnet_tiny": (1, 3, 32, 32)}[name]
+        return getattr(examples, name)().eval(), torch.randn(*shape)
+    return prepare
+
+
+def _compile_first_call(state):
+    """What a user's first call costs: torch.compile with freezing, code generation included
+    (Inductor's on-disk kernel cache is warm after the first value: the cheaper, stricter
+    comparison)."""
+    import torch
+
+    model, x = state
+    with torch.no_grad(), torch._inductor.config.patch(freezing=True):
+        torch.compile(model)(x)
+    torch._dynamo.reset()
+
+
+def _freezeviz_inductor(state):
+    import freezeviz
+
+    model, x = state
+    freezeviz.freeze(model, example_inputs=(x,), backend="inductor")
+
+
+INDUCTOR_SET = ("conv_bn_relu", "resnet_tiny")
 SET = ("resnet50", "mobilenet_v3_small", "vit_b_16", "transformer6", "transformer24",
        "transformer48", "lstm", "mha", "bert")  # benchmarks/models.py MODELS, named here so
                                                 # that listing them imports no torch
@@ -198,6 +231,9 @@ BENCHMARKS = {
     "inspector_toggle_resnet50": _inspector(["fc"]),
     "inspector_back_resnet50": _inspector(["fc"], []),
     "draw_synthetic_5000": _timed(_draw_snapshot, _synthetic),
+    **{f"{kind}_{m}": _timed(work, _inductor_built(m))
+       for m in INDUCTOR_SET for kind, work in (("compile_inductor", _compile_first_call),
+                                                ("freezeviz_inductor", _freezeviz_inductor))},
     "cli_report_resnet50": _timed(_cli_report),
     **{f"memory_{kind}_{m}": _peak_growth(work, _built(m))
        for m in ("resnet50", "transformer48")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from benchmarks.bench_freeze import SET
+from benchmarks.bench_freeze import INDUCTOR_SET, SET
 
 MB = 2**20
 ENGINE_TARGET = 1.5
@@ -39,6 +39,18 @@ def engine_rows(values: dict) -> list[dict]:
     r = _ratio(values, "freezeviz_resnet50_cached", "raw_resnet50")
     if r is not None:
         out.append(_row("repeat freeze (cached) / raw: resnet50", r, "x raw", 0.05))
+    return out
+
+
+def inductor_rows(values: dict) -> list[dict]:
+    """Inductor's freezing, pass by pass (no code generation), against the first call of a
+    plain torch.compile with freezing on the same model."""
+    out = []
+    for m in INDUCTOR_SET:
+        r = _ratio(values, f"freezeviz_inductor_{m}", f"compile_inductor_{m}")
+        if r is not None:
+            out.append(_row(f"backend=inductor / torch.compile first call: {m}", r,
+                            "x compile", 1.0))
     return out
 
 
@@ -123,7 +135,7 @@ def browser_rows(browser: dict | None, targets: dict | None = None) -> list[dict
 
 def rows(values: dict, sizes: dict, opened: dict, browser: dict | None,
          browser_targets: dict | None = None) -> list[dict]:
-    return (engine_rows(values) + memory_rows(values) + drawing_rows(values, sizes, opened)
+    return (engine_rows(values) + inductor_rows(values) + memory_rows(values) + drawing_rows(values, sizes, opened)
             + python_inspector_rows(values) + browser_rows(browser, browser_targets))
 
 
