@@ -82,8 +82,9 @@ def _pane(report, side: str, change, timeout: float | None) -> str:
         part = excerpt(final.graph, change.path, info.constant if info else None)
         if part is None:
             continue
+        # a static excerpt: no box can be opened here, so no module overview either
         view = draw(part, fates=report.fates, highlight=[change.path], node_budget=120,
-                    timeout=timeout, title=f"{method}(), final graph: around self.{change.path}")
+                    overview=None, timeout=timeout, title=f"{method}(), final graph: around self.{change.path}")
         if not part.outputs:  # the excerpt returns nothing: a lone "return" box would mislead
             view.source = _RETURN_RE.sub("", view.source)
         drawn.append(f'<div class="fv-cmp-view">{inline_svg(view.svg)}</div>')

@@ -2,9 +2,11 @@
 
 Owns the translation of a :class:`~freezeviz.data.snapshot.GraphSnapshot` into Graphviz DOT:
 folding scalar arguments and module plumbing into labels (:class:`Plan`), module-scope
-clusters and collapsed submodule boxes, If/Loop block clusters, node ids, classes and
-tooltips (:func:`to_dot`), and the node map saying what each SVG id stands for
-(:mod:`.nodemap`). Looks and text escaping come from :mod:`.styles`.
+clusters and closed submodule boxes (at any block depth; which modules are open is a
+:class:`~freezeviz.render.boxes.Collapse`), If/Loop block clusters, checks drawn closed
+(:mod:`.checks`), node ids, classes and tooltips (:func:`to_dot`), and the node map saying
+what each SVG id stands for and how to open or close it (:mod:`.nodemap`). Looks and text
+escaping come from :mod:`.styles`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import NamedTuple
 
 from freezeviz.data.snapshot import GraphSnapshot, NodeInfo
 from freezeviz.render import styles as S
+from freezeviz.render.boxes import CHECK_PREFIX, COLLAPSE, EXPAND, Collapse, box_label, \
+    fate_counts, policy
+from freezeviz.render.checks import find_checks, find_feeders, flow_label
 from freezeviz.render.nodemap import NodeRef
 from freezeviz.render.styles import svg_id
 
@@ -28,6 +33,8 @@ def is_module_type(type_text: str) -> bool:
 
 def attribute_paths(node: NodeInfo) -> tuple[str, ...]:
     """The attribute paths ``node`` reads, writes or was folded from."""
+    if not (node.attribute or node.writes or node.constant):  # most nodes: none
+        return ()
     paths = [node.attribute, *node.writes, *(node.constant.attributes if node.constant else ())]
     return tuple(dict.fromkeys(p for p in paths if p))
 
@@ -69,6 +76,7 @@ class Plan:
             if node.kind == "prim::Constant" and not node.scope and node.id not in self.hidden:
                 users = [self.top[u.id] for o in node.outputs for u in snap.users(o.name)]
                 self.scope[node.id] = _common_scope([self.scope[u] for u in users])
+        self._find_checks()
         counted = {n.id: self._count(n) for n in snap.nodes}  # (DOT nodes, tensor ops) expanded
         self.items, self.ops = ({i: c[k] for i, c in counted.items()} for k in (0, 1))
         # modules that run more than once (a shared ReLU): one cluster would span all runs
@@ -76,6 +84,20 @@ class Plan:
                        if n.source is not None and not n.kind.startswith("prim::"))
         self.reused = {s for (s, _, _), k in runs.items() if k > 1 and s}
         self.depth = max((len(s.split(".")) for s in self.scope.values() if s), default=0)
+
+    def _find_checks(self) -> None:
+        """Checks (:mod:`.checks`) and the nodes computing only what they read."""
+        self.checks = find_checks(self.snap, self.fold)  # node id -> label of a closed check
+        # the root's own if/loop blocks: closed in an overview, where modules are boxes too
+        self.flows = {n.id: flow_label(self.snap, n, self.fold) for n in self.snap.nodes
+                      if n.blocks and n.id not in self.checks and not self.scope[n.id]}
+        boxed = {**self.checks, **self.flows}
+        self.feeds = {f: c for f, c in find_feeders(self.snap, boxed, self.hidden).items()
+                      if self.scope[self.top[f]] == self.scope[self.top[c]]}  # same box
+        self.feeders: dict[str, list[str]] = {}
+        for node in self.snap.iter_nodes():
+            if node.id in self.feeds:
+                self.feeders.setdefault(self.feeds[node.id], []).append(node.id)
 
     def _classify(self, node: NodeInfo) -> None:
         kind, out = node.kind, (node.outputs[0].name if len(node.outputs) == 1 else None)
@@ -110,6 +132,10 @@ class Plan:
     def _count(self, node: NodeInfo) -> tuple[int, Counter]:
         if node.id in self.hidden:
             return 0, Counter()
+        if node.id in self.checks:  # drawn as one box unless opened
+            return 1, Counter()
+        if node.id in self.feeds:  # drawn inside that box
+            return 0, Counter()
         n, ops = 1 + (1 if node.blocks and node.outputs else 0), Counter()
         for sub in (s for b in node.blocks for s in b.nodes):
             k, o = self._count(sub)
@@ -119,13 +145,13 @@ class Plan:
             ops[S.short_kind(node.kind)] += 1
         return n, ops
 
-    def box_of(self, node_id: str, depth: int | None) -> str | None:
+    def box_of(self, node_id: str, depth: int | None | Collapse) -> str | None:
         """The scope path of the collapsed box a top-level node falls in, if any."""
-        parts = self.scope[node_id].split(".") if self.scope[node_id] else []
-        return ".".join(parts[: depth + 1]) if depth is not None and len(parts) > depth else None
+        return policy(depth).box(self.scope[node_id])
 
-    def boxes(self, depth: int | None) -> dict[tuple[str, int], list[str]]:
-        """Collapsed boxes at ``depth``: (scope path, run) -> top-level node ids.
+    def boxes(self, depth: int | None | Collapse) -> dict[tuple[str, int], list[str]]:
+        """Collapsed boxes at ``depth`` (or a :class:`Collapse`): (scope path, run) -> top-level
+        node ids.
 
         A module that runs several times (a shared ReLU) gets one box per run, so the drawing
         stays acyclic; constants join the run of a consumer. Single-node boxes are dropped."""
@@ -151,19 +177,25 @@ class Plan:
             out.setdefault(box, []).append(node.id)
         return {b: ids for b, ids in out.items() if sum(self.items[i] for i in ids) > 1}
 
-    def count(self, depth: int | None) -> int:
+    def count(self, depth: int | None | Collapse) -> int:
         """DOT nodes drawn at this collapse depth (inputs and the output included)."""
         boxes = self.boxes(depth)
         boxed = {i for ids in boxes.values() for i in ids}
         inputs = sum(1 for v in self.snap.inputs if v.name not in self.fold)
-        return sum(k for i, k in self.items.items() if i not in boxed) + len(boxes) + inputs + 1
+        flows = policy(depth).depth is not None  # closed in an overview
+        return sum(1 if flows and i in self.flows else k for i, k in self.items.items()
+                   if i not in boxed) + len(boxes) + inputs + 1
 
 
 class _Builder:
     """Collects DOT statements per container: ("s", scope), ("c", if/loop id), ("b", id, i)."""
 
-    def __init__(self, plan: Plan, keys, changed, change, fates, highlight):
+    def __init__(self, plan: Plan, keys, changed, change, fates, highlight,
+                 collapse: Collapse = Collapse()):
         self.plan, self.keys, self.changed, self.change = plan, keys, changed, change
+        self.policy, self.expanded = collapse, collapse.expanded
+        self.drawn: dict[str, tuple[str, str]] = {}  # node id -> DOT names of its top, bottom
+        self.runs: Counter = Counter()  # boxes drawn inside blocks, per module
         self.fates = {str(k): S.fate_of(v) for k, v in (fates or {}).items()}
         self.highlight = highlight
         self.owner: dict[str, str] = {}  # value -> the DOT node standing for it
@@ -213,6 +245,11 @@ class _Builder:
         if node.id in self.plan.hidden:
             return
         name, key = "#" + node.id, self.keys[node.id]  # "#": apart from "in0", "out", ...
+        if (node.id in self.plan.checks or node.id in self.plan.flows) and self.closed(node.id):
+            self.check_box(node, where)
+            return
+        if node.id in self.plan.feeds and self.closed(self.plan.feeds[node.id]):
+            return  # drawn inside its check's box
         mods = (["writer"] if node.writes else []) + (
             [self.change] if node.id in self.changed else []) + (
             ["highlight"] if self.hit(node) else [])
@@ -229,6 +266,7 @@ class _Builder:
                    else "op")
             self.item(where, name, cat, S.node_label(node, self.plan.fold), svg_id(key), tip,
                       mods, extra, cls)
+            self.drawn[node.id] = (name, name)
             self.ref(svg_id(key), key, "node", node)
             for v in node.inputs:
                 self.connect(v, name)
@@ -247,28 +285,92 @@ class _Builder:
             self.ref(svg_id(key + "/end"), key, "join", node)
         for i, block in enumerate(node.blocks):
             self.parent[("b", node.id, i)], self.content[("b", node.id, i)] = ctrl, []
-            for sub in block.nodes:
-                self.place(sub, ("b", node.id, i))
-            shown = [s for s in block.nodes if s.id not in self.plan.hidden]
+            self.fill(block.nodes, ("b", node.id, i), f"{key}/{i}")
+            shown = [self.drawn[s.id] for s in block.nodes if s.id in self.drawn]
             if shown:  # keep the header above and the join below the block
-                self.edges.setdefault((name, "#" + shown[0].id), None)
-                end = shown[-1].blocks and shown[-1].outputs
-                last = f"#{shown[-1].id}" + ("#end" if end else "")
+                self.edges.setdefault((name, shown[0][0]), None)
                 if join:
-                    self.edges.setdefault((last, join), None)
+                    self.edges.setdefault((shown[-1][1], join), None)
             for v in block.outputs if join else ():
                 self.connect(v, join)
         self.owner.update((o.name, join or name) for o in node.outputs)
+        self.drawn[node.id] = (name, join or name)
+
+    def fill(self, nodes, where: tuple, tag: str) -> None:
+        """Place a block's nodes; runs of nodes of a closed module become one box each."""
+        groups: list[tuple[str | None, list[NodeInfo]]] = []
+        for sub in nodes:
+            path = self.policy.box(self.plan.scope[sub.id])
+            if groups and groups[-1][0] == path:
+                groups[-1][1].append(sub)
+            else:
+                groups.append((path, [sub]))
+        for path, subs in groups:
+            if path is None or sum(s.id not in self.plan.hidden for s in subs) < 2:
+                for sub in subs:
+                    self.place(sub, where)
+                continue
+            self.runs[path] += 1
+            digest = hashlib.sha1(f"{path}/{tag}/{self.runs[path]}".encode("utf-8", "replace"))
+            info = [0, 0, False, Counter(), "box_" + digest.hexdigest()[:12], [], {}]
+            for sub in subs:
+                self.absorb(sub, info[4], info)
+                info[3].update(self.plan._count(sub)[1])
+            self.module_box(path, f"box:{path}#{tag}#{self.runs[path]}", info, where)
+
+    def module_box(self, path: str, key: str, info: list, where: tuple) -> None:
+        """A closed module (its nodes absorbed in ``info``) drawn as one box in ``where``."""
+        count, n_changed, is_hit, ops, name, members, paths = info
+        label = box_label(path, count, ops, fate_counts(self.fates, path), n_changed,
+                          self.change)
+        tip = f"module {S.clean(path, 300)}, collapsed: {count} nodes\n" + "\n".join(
+            f"{S.clean(k, 60)} ×{n}" for k, n in ops.most_common(40))
+        mods = ([self.change] if n_changed else []) + (["highlight"] if is_hit else [])
+        self.item(where, name, "collapsed", label, svg_id(key), tip, mods)
+        self.ref(svg_id(key), key, "collapsed", scope=_parent(path), attributes=tuple(paths),
+                 box=path, members=tuple(members), expand=path)
+
+    def closed(self, node_id: str) -> bool:
+        """Is this check (or, in an overview, this block of the root's) drawn closed?"""
+        return CHECK_PREFIX + self.keys[node_id] not in self.expanded and (
+            node_id in self.plan.checks or self.policy.depth is not None)
+
+    def check_box(self, node: NodeInfo, where: tuple) -> None:
+        """A check (:mod:`.checks`) drawn closed: one box with its label and condition."""
+        name, key = "#" + node.id, self.keys[node.id]
+        info = [0, 0, False, None, name, [], {}]
+        for fid in self.plan.feeders.get(node.id, ()):
+            self.absorb(self.plan.snap.node(fid), name, info)
+        self.absorb(node, name, info)
+        mods = ([self.change] if info[1] else []) + (["highlight"] if info[2] else [])
+        check = self.plan.checks.get(node.id)
+        label = f"{EXPAND} {check or self.plan.flows[node.id]}"
+        what = "control flow that leaves the data path alone" if check else "control flow"
+        if not check:
+            ops = self.plan.ops.get(node.id, Counter())
+            label += f"\n{info[0]} nodes" + (": " + ", ".join(
+                S.clean(k, 24) + (f"×{n}" if n > 1 else "") for k, n in ops.most_common(3))
+                if ops else "")
+        label += f"\n● {info[1]} {self.change} by this step" if info[1] else ""
+        tip = (f"{label}\n{what}, closed: {info[0]} nodes (double-click or {EXPAND} opens "
+               "it)\n" + S.tooltip(node, self.plan.scope[node.id], key))
+        self.item(where, name, "check" if check else "collapsed", label, svg_id("check:" + key),
+                  tip, mods)
+        self.refs[svg_id("check:" + key)] = NodeRef(
+            svg_id("check:" + key), "check:" + key, "collapsed", self.plan.scope[node.id],
+            tuple(info[6]), None, tuple(info[5]), node.id, CHECK_PREFIX + key)
 
     def absorb(self, node: NodeInfo, box: str, info: list) -> None:
         """Draw ``node`` (and its blocks) as part of the collapsed box named ``box``."""
         if node.id in self.plan.hidden:
             return
+        self.drawn[node.id] = (box, box)
         info[0] += 1
-        info[1] |= node.id in self.changed
+        info[1] += node.id in self.changed
         info[2] |= self.hit(node)
         info[5].append(self.keys[node.id])
-        info[6].update(dict.fromkeys(attribute_paths(node)))
+        for path in attribute_paths(node):
+            info[6][path] = None
         for v in node.inputs:
             self.connect(v, box)
         for block in node.blocks:
@@ -280,7 +382,7 @@ class _Builder:
         self.owner.update((o.name, box) for o in node.outputs)
 
 
-def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
+def to_dot(plan: Plan, depth: int | None | Collapse = None, *, keys: dict[str, str],
            changed: frozenset[str] = frozenset(), change: str = "added", fates=None,
            highlight: frozenset[str] = frozenset(), title: str | None = None,
            limit: int | None = None) -> DotDrawing:
@@ -288,7 +390,7 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
 
     ``keys``: each node's identity (its SVG id); ``changed``: node ids drawn as ``change``
     ("added" or "removed"); ``limit``: the most DOT nodes to draw, the rest summarised."""
-    snap, b = plan.snap, _Builder(plan, keys, changed, change, fates, highlight)
+    snap, b = plan.snap, _Builder(plan, keys, changed, change, fates, highlight, policy(depth))
     box_of = {i: box for box, ids in plan.boxes(depth).items() for i in ids}
     for i, v in enumerate(snap.inputs):
         if v.name not in plan.fold:
@@ -310,20 +412,12 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
             b.place(node, ("s", "") if source else b.container(plan.scope[node.id]))
             continue
         digest = hashlib.sha1(f"{box[0]}/{box[1]}".encode("utf-8", "replace")).hexdigest()
-        info = boxes.setdefault(box, [0, False, False, Counter(), "box_" + digest[:12], [], {}])
+        info = boxes.setdefault(box, [0, 0, False, Counter(), "box_" + digest[:12], [], {}])
         b.absorb(node, info[4], info)
         info[3].update(plan.ops[node.id])
-    for (path, run), (count, is_changed, is_hit, ops, name, members, paths) in boxes.items():
-        summary = ", ".join(S.clean(k, 24) + (f"×{n}" if n > 1 else "")
-                            for k, n in ops.most_common(3)) + (", …" if len(ops) > 3 else "")
-        label = f"{S.clean(path, 50)}\n{count} nodes" + (f": {summary}" if summary else "")
-        tip = f"module {S.clean(path, 300)}, collapsed: {count} nodes\n" + "\n".join(
-            f"{S.clean(k, 60)} ×{n}" for k, n in ops.most_common(40))
-        mods = ([change] if is_changed else []) + (["highlight"] if is_hit else [])
+    for (path, run), info in boxes.items():
         key = f"box:{path}" + (f"#{run}" if run > 1 else "")
-        b.item(b.container(_parent(path)), name, "collapsed", label, svg_id(key), tip, mods)
-        b.ref(svg_id(key), key, "collapsed", scope=_parent(path), attributes=tuple(paths),
-              box=path, members=tuple(members))
+        b.module_box(path, key, info, b.container(_parent(path)))
     outs = [plan.fold.get(v, "·") for v in snap.outputs]
     label = "return" if set(outs) <= {"·"} else S.wrap_args("return", outs)
     b.item(("s", ""), "out", "output", label, "fv_output", "graph output")
@@ -335,22 +429,26 @@ def to_dot(plan: Plan, depth: int | None = None, *, keys: dict[str, str],
                f"{left} nodes not drawn; pass node_budget=None to draw them all")
         b.ref("fv_more", "more", "note")
     edges = sum(1 for lab in b.edges.values() if lab is not None)
-    return DotDrawing(_assemble(b, title), drawn + bool(left), edges, b.refs)
+    shown = sum(len(statements) for statements in b.content.values())  # every DOT node
+    return DotDrawing(_assemble(b, title), shown, edges, b.refs)
 
 
 def _cluster(b: _Builder, child: tuple) -> dict[str, str]:
     """The attributes of a drawn cluster (and its node map entry)."""
     if child[0] == "s":
-        ident = svg_id("scope:" + child[1])
-        b.ref(ident, "scope:" + child[1], "scope", scope=child[1])
-        return S.cluster_style("scope", S.clean(child[1], 60), "module " + S.clean(
-            child[1], 300), ident)
+        ident, opened = svg_id("scope:" + child[1]), child[1] in b.expanded
+        b.ref(ident, "scope:" + child[1], "scope", scope=child[1],
+              expand=child[1] if opened else None)
+        label = (f"{COLLAPSE} " if opened else "") + S.clean(child[1], 60)
+        return S.cluster_style("scope", label, "module " + S.clean(child[1], 300), ident)
     node = b.plan.snap.node(child[1])
     key = b.keys[child[1]]
     if child[0] == "c":
-        ident = svg_id(f"{node.kind}:{key}")
-        b.ref(ident, key, "block", node)
-        return S.cluster_style("control", "", node.kind, ident)
+        ident, check = svg_id(f"{node.kind}:{key}"), b.plan.checks.get(node.id) or (
+            b.plan.flows.get(node.id) if b.policy.depth is not None else None)
+        b.ref(ident, key, "block", node, expand=CHECK_PREFIX + key if check else None)
+        label = f"{COLLAPSE} {check}" if check else ""
+        return S.cluster_style("control", label, node.kind, ident)
     label = "body" if node.kind == "prim::Loop" else ("then", "else")[min(child[2], 1)]
     ident = svg_id(f"block{child[2]}:{key}")
     b.ref(ident, key, "block", node)
@@ -375,7 +473,8 @@ def _assemble(b: _Builder, title: str | None) -> str:
     def emit(key) -> None:
         lines.extend(b.content[key])
         for child in kids.get(key, ()):
-            if total[child] == 0 or (child[0] == "s" and total[child] < 2):
+            if total[child] == 0 or (child[0] == "s" and total[child] < 2
+                                     and child[1] not in b.expanded):  # ⊖ closes it again
                 emit(child)  # a cluster around one node says nothing
                 continue
             attrs = _cluster(b, child)

@@ -17,6 +17,7 @@ come from :mod:`.fragments`.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -56,6 +57,19 @@ def _json_for_script(data: object) -> str:
     """JSON that is safe inside ``<script type="application/json">``: no ``<``, ``>``, ``&``."""
     text = json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+LAZY_MIN = 40_000  # characters of HTML from which a block is stored gzip'd, unpacked on use
+
+
+def _lazy(body: str) -> str:
+    """``body`` as is when small; else gzip'd and base64'd in a ``data-z`` attribute that
+    report.js unpacks when the page starts (or when its ``<details>`` first opens): big
+    attribute tables and text diffs cost a tenth of their size in the file."""
+    if len(body) < LAZY_MIN:
+        return body
+    packed = base64.b64encode(gzip.compress(body.encode("utf-8"), mtime=0)).decode("ascii")
+    return f'<div class="fv-lazy" data-z="{packed}"><p class="fv-note">Unpacking\u2026</p></div>'
 
 
 def _truncate(text: str, limit: int = TEXT_LIMIT) -> tuple[str, bool]:
@@ -174,6 +188,7 @@ def _graphs_section(d: _Drawings, report) -> str:
 graph; stages that left it unchanged show the same drawing. Coloured by change, green nodes are new
 in the right pane and purple dashed ones are gone from the left pane; coloured by fate, constants and
 attributes show only their attribute's fate.</p>
+<nav class="fv-crumbs" aria-label="opened modules" hidden></nav>
 <div class="fv-panes">{pane("before", "Before")}{pane("after", "After")}</div>
 <noscript><p class="fv-attr-warn">The graph panes need JavaScript (the report's own script;
 nothing is loaded from the network).</p></noscript>
@@ -184,7 +199,8 @@ Colour by <label title="green: added by the step, purple dashed: removed by it; 
 <input type="radio" name="fv-colour" id="fv-colour-fate" value="fate"> fate</label></span>
 <span class="fv-diffcount"></span><span class="fv-graphmsg fv-small"></span></div>
 <div class="fv-graphopts"><span class="fv-hint">Drag to pan \u00b7 wheel or double-click to
-zoom \u00b7 search marks matching nodes (Enter jumps) \u00b7 click a node to find it in the other pane \u00b7 click an
+zoom \u00b7 \u2295 (or double-click) opens a module or check, \u2296 closes it \u00b7
+search marks matching nodes (Enter jumps) \u00b7 click a node to find it in the other pane \u00b7 click an
 attribute in the table below to highlight it \u00b7 hover a node for details</span></div>
 {errors}
 <details class="fv-legend"><summary>Legend</summary><div class="fv-legend-body">{legend_svg}</div></details>"""
@@ -268,7 +284,7 @@ def _attributes_section(report) -> str:
         log = ('<details class="fv-block"><summary>The freezer\'s own log (JIT_LOG of '
                f'freeze_module, {len(report.log):,} lines)</summary>'
                f'{_pre(chr(10).join(report.log), light=True)}</details>')
-    return _section("attributes", "Attributes", bar + table + methods + log,
+    return _section("attributes", "Attributes", bar + _lazy(table) + methods + log,
                     sub=f"{len(report.attributes)} attributes and submodules")
 
 
@@ -281,8 +297,11 @@ def _alias_section(report) -> str:
               "writers it found in each analysed graph.</p>")]
     for info in report.alias:
         table = alias_table(info.writers)
+        if len(table) >= LAZY_MIN:  # thousands of writers: unpacked when asked for
+            table = (f'<details class="fv-block"><summary>the {len(info.writers):,} writers'
+                     f"</summary>{_lazy(table)}</details>")
         dump = (f'<details class="fv-block"><summary>torch\'s AliasDb dump</summary>'
-                f'{_pre(info.dot, light=True)}</details>') if info.dot else ""
+                f'{_lazy(_pre(info.dot, light=True))}</details>') if info.dot else ""
         parts.append(f'<h3 class="mono">{esc(info.graph)}</h3>{table}{dump}')
     writers = sum(len(i.writers) for i in report.alias)
     return _section("alias", "Alias analysis", "".join(parts),
@@ -306,10 +325,10 @@ def _code_section(report) -> str:
         final = report.final_stage(m)
         first = report.stages_of(m)[0]
         parts.append(f'<h3 class="mono">{esc(m)}() after {esc(final.name)}</h3>'
-                     f"{_pre(final.code or '(no code)')}")
+                     f"{_lazy(_pre(final.code or '(no code)'))}")
         if first is not final and first.code:
             parts.append(f'<details class="fv-block"><summary>{esc(m)}() as scripted, before '
-                         f"freezing</summary>{_pre(first.code)}</details>")
+                         f"freezing</summary>{_lazy(_pre(first.code))}</details>")
     return _section("code", "Code", "".join(parts), sub="what the frozen module runs")
 
 
@@ -326,7 +345,7 @@ def _changes_section(report) -> str:
         body, plus, minus = diff_html(text)
         parts.append(f'<details class="fv-block"><summary><span class="mono">{esc(st.label)}</span> '
                      f'vs {esc(prev.label)}: <span class="fv-small">+{plus} \u2212{minus} lines'
-                     f"</span></summary>{body}</details>")
+                     f"</span></summary>{_lazy(body)}</details>")
     if not parts:
         return ""
     return _section("changes", "Graph text diffs", "".join(parts),
@@ -386,13 +405,17 @@ def _asset(name: str) -> str:
 
 
 def render_html(report, *, progress: Callable[[str], None] | None = None,
-                timeout: float | None = 10.0, workers: int | None = None) -> str:
+                timeout: float | None = 10.0, workers: int | None = None,
+                detail: int | None = None) -> str:
     """The whole report as one HTML document (a string).
 
     ``progress`` is called with a short line before slow steps (drawing). ``timeout`` is the
-    layout time limit of one drawing (see :func:`freezeviz.render.draw`)."""
+    layout time limit of one drawing (see :func:`freezeviz.render.draw`). ``detail``: how
+    many opened-module views the report holds, for opening boxes without a kernel (default
+    :data:`~freezeviz.render.drawings.EXPANSIONS`; 0 for none)."""
     t0 = time.perf_counter()
     d = _Drawings(report, timeout)
+    d.detail = d.detail if detail is None else detail
     if progress:
         n = len(report.stages)
         progress(f"drawing {n} stage{'s' if n != 1 else ''} ({len(d.graphs)} distinct "
@@ -400,7 +423,8 @@ def render_html(report, *, progress: Callable[[str], None] | None = None,
     d.plan()
     d.layout(workers)
     # one script: the drawing core shared with the widget, then the report's own code
-    script = "\n".join(['(function () {\n"use strict";', _asset("graph.js"), _asset("report.js"),
+    script = "\n".join(['(function () {\n"use strict";', _asset("graph.js"), _asset("report_open.js"),
+                        _asset("report.js"),
                         "})();"])
     if re.search(r"</script", script, re.IGNORECASE):  # our own file; never true
         raise ValueError("report.js must not contain '</script'")
@@ -434,11 +458,11 @@ def render_html(report, *, progress: Callable[[str], None] | None = None,
 
 
 def write_report(report, path, *, progress: Callable[[str], None] | None = None,
-                 timeout: float | None = 10.0) -> str:
+                 timeout: float | None = 10.0, detail: int | None = None) -> str:
     """Write :func:`render_html` of ``report`` to ``path`` (folders made as needed); returns
     the path."""
     path = os.fspath(path)
-    text = render_html(report, progress=progress, timeout=timeout)
+    text = render_html(report, progress=progress, timeout=timeout, detail=detail)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"

@@ -27,6 +27,9 @@ class NodeRef:
     writes or stands for (for a collapsed box: those of every node inside). ``box``: the
     collapsed box's module path (None for anything else). ``members``: the node keys a
     collapsed box stands for. ``node``: the node id in the drawn snapshot, where there is one.
+    ``expand``: for a closed box, what to add to ``draw(..., expanded=...)`` to open it (a
+    module path, or ``"if:<key>"`` for a check); for an opened module cluster or check, what
+    to remove from that set to close it again; None for anything else.
     """
 
     svg_id: str
@@ -37,6 +40,7 @@ class NodeRef:
     box: str | None = None
     members: tuple[str, ...] = ()
     node: str | None = None
+    expand: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form; empty fields are left out to keep embedded maps small."""
@@ -51,6 +55,8 @@ class NodeRef:
             out["members"] = list(self.members)
         if self.node is not None:
             out["node"] = self.node
+        if self.expand is not None:
+            out["expand"] = self.expand
         return out
 
 

@@ -22,7 +22,7 @@ GRAPH_ATTRS = {
     "mclimit": "0.5", "nslimit": "2", "nslimit1": "2", "searchsize": "20",
 }
 NODE_ATTRS = {"fontname": FONT, "fontsize": "10", "height": "0.3", "margin": "0.08,0.03"}
-EDGE_ATTRS = {"fontname": FONT, "fontsize": "8", "color": "#6b7280", "fontcolor": "#4b5563",
+EDGE_ATTRS = {"fontname": FONT, "fontsize": "9", "color": "#6b7280", "fontcolor": "#4b5563",
               "arrowsize": "0.6", "penwidth": "0.9"}
 
 SCOPE_CLUSTER = {"style": "rounded,dashed", "color": "#c4c8cf", "fontcolor": "#6b7280",
@@ -53,6 +53,8 @@ NODE_STYLES: dict[str, dict[str, str]] = {
              "fixedsize": "true"},
     "collapsed": {"shape": "box3d", "style": "filled", "fillcolor": "#f3f4f6",
                   "color": "#6b7280"},
+    "check": {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": "#f5f3ff",
+              "color": "#7c3aed", "fontcolor": "#4c1d95"},
     "note": {"shape": "note", "style": "filled", "fillcolor": "#fffbeb", "color": "#d97706"},
 }
 
@@ -101,7 +103,8 @@ def css_variables() -> str:
 # CSS classes put on SVG <g> elements (graphviz's ``class=`` attribute).
 CLASS_OF = {"op": "fv-op", "list": "fv-op fv-list", "const": "fv-const", "attr": "fv-attr",
             "input": "fv-input", "output": "fv-output", "control": "fv-control",
-            "join": "fv-control fv-join", "collapsed": "fv-collapsed", "note": "fv-note"}
+            "join": "fv-control fv-join", "collapsed": "fv-collapsed",
+            "check": "fv-collapsed fv-check", "note": "fv-note"}
 CLS_WRITER, CLS_ADDED, CLS_REMOVED, CLS_HIGHLIGHT = ("fv-writer", "fv-added", "fv-removed",
                                                       "fv-highlight")
 
@@ -275,7 +278,10 @@ LEGEND_ENTRIES: list[tuple[str, tuple[str, ...], str, str]] = [
     ("control", (), "if", "prim::If / prim::Loop, then its blocks"),
     ("scope", (), "layer1.0", "module scope (a cluster)"),
     ("block", (), "then", "block of an If or Loop"),
-    ("collapsed", (), "layer1.0\n42 nodes: conv2d×3, relu×3", "collapsed submodule"),
+    ("collapsed", (), "⊕ layer1.0\n42 nodes: conv2d×3, relu×3\n4 inlined",
+     "collapsed submodule and its attributes' fates (⊕ or double-click opens it)"),
+    ("check", (), "⊕ raises: expected 4D input",
+     "a check that leaves the data path alone (if / raise / warn / fast path), closed"),
     ("op", ("added",), "conv2d", DIFF_LABELS["added"]),
     ("op", ("removed",), "batch_norm", DIFF_LABELS["removed"]),
     ("op", ("highlight",), "relu", "search match or highlighted attribute"),

@@ -10,12 +10,15 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 
 from freezeviz.data.diff import match_nodes, node_keys
 from freezeviz.data.snapshot import GraphSnapshot
 from freezeviz.render import styles as S
+from freezeviz.render.boxes import Collapse
 from freezeviz.render.dot import DotDrawing, Plan, to_dot
 from freezeviz.render.fragments import placeholder_svg
 from freezeviz.render.nodemap import NodeRef, node_map_json
@@ -177,59 +180,48 @@ def _boxes_of_nodes(nodes: int) -> str:
             "their users' labels, plus its inputs and output)")
 
 
+OVERVIEW = 40  # boxes an opening view may have and still be legible at fit in a small pane
+
+
 def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
          diff_side: str = "after", collapse: int | None = None,
          fates: Mapping[str, object] | None = None, title: str | None = None,
          node_budget: int | None = 400, timeout: float | None = 10.0,
-         highlight: Iterable[str] | None = None) -> GraphView:
+         highlight: Iterable[str] | None = None, overview: int | None = OVERVIEW,
+         expanded: Iterable[str] | None = None) -> GraphView:
     """Draw one stage's graph.
 
     ``diff_against``: the other stage; with ``diff_side="after"`` nodes missing from it are
     drawn as added, with ``"before"`` as removed. ``collapse``: draw submodules deeper than
-    this as single boxes; when None and the full drawing has more than ``node_budget`` boxes
-    (the graph's nodes less the scalar constants drawn inside labels), the deepest depth that
-    fits is chosen (``view.message`` says so, with both counts). ``fates``: attribute path
-    -> Fate, to colour attribute reads and constants. ``highlight``: node ids, node keys or
-    attribute paths to emphasise.
+    this as single boxes. When None and the full drawing has more than ``overview`` boxes
+    (the graph's nodes less the scalar constants drawn inside labels), it opens on the module
+    overview: one box per top-level module, the root's own if/loop blocks closed too (with
+    ``overview=None``, the deepest depth within ``node_budget``); ``view.message`` says so,
+    with both counts. More than ``node_budget`` boxes are never drawn (the rest is
+    summarised), except in a drawing with modules opened.
+    ``expanded``: module paths drawn open on top of that (``{"layer3", "layer3.1"}``), and
+    the ``expand`` tokens of checks (:mod:`~freezeviz.render.checks`) to draw open; each box's
+    node-map entry names its token (:attr:`~freezeviz.render.nodemap.NodeRef.expand`).
+    ``fates``: attribute path -> Fate, to colour attribute reads and constants and to count
+    on module boxes. ``highlight``: node ids, node keys or attribute paths to emphasise.
     """
     if diff_side not in ("after", "before"):
         raise ValueError("diff_side must be 'after' or 'before'")
     if isinstance(highlight, str):
         highlight = [highlight]
-    plan = Plan(snapshot)
-    keys = dict(node_keys(snapshot))
-    changed: frozenset[str] = frozenset()
-    if diff_against is not None:
-        if diff_side == "after":  # the same node keeps the id of its "before" self
-            pairs = match_nodes(diff_against, snapshot)
-            before = node_keys(diff_against)
-            keys.update({b: before[a] for a, b in pairs.items()})
-            kept = set(pairs.values())
-        else:
-            kept = set(match_nodes(snapshot, diff_against))
-        changed = frozenset(n for n in keys if n not in kept)
+    if isinstance(expanded, str):
+        expanded = [expanded]
+    plan, keys, changed = _prepare(snapshot, diff_against, diff_side)
     opts = {"keys": keys, "changed": changed, "fates": fates, "title": title,
             "change": "added" if diff_side == "after" else "removed",
             "highlight": frozenset(highlight or ())}
-    full = plan.count(None)
-    depth, message, limit = collapse, None, None
-    if collapse is None and node_budget is not None and full > node_budget:
-        depth = next((d for d in range(plan.depth - 1, -1, -1)
-                      if plan.count(d) <= node_budget), 0 if plan.depth else None)
-        shown = plan.count(depth)
-        if shown > node_budget:
-            limit = node_budget
-            how = f"collapsed to depth {depth} and " if depth is not None else ""
-            message = (f"{how}drew the first {node_budget:,} of {full:,} boxes because the "
-                       f"drawing is bigger than node_budget={node_budget}")
-        else:
-            message = f"collapsed to depth {depth} because the full drawing has {full:,} boxes"
-        message += _boxes_of_nodes(snapshot.count())
-        message += "; pass collapse=None, node_budget=None for the full drawing"
-    drawing = to_dot(plan, depth, limit=limit, **opts)
+    opened = frozenset(expanded or ())
+    depth, limit, message = _choose_depth(plan, snapshot, collapse, node_budget, overview,
+                                          opened)
+    drawing = to_dot(plan, Collapse(depth, opened), limit=limit, **opts)
 
     def fallback(d: int | None, lim: int | None, note: str) -> Fallback:
-        return lambda: (to_dot(plan, d, limit=lim, **opts), d, note)
+        return lambda: (to_dot(plan, Collapse(d, opened), limit=lim, **opts), d, note)
 
     chain = [fallback(d, None, f"collapsed to depth {d}") for d in (1, 0)
              if plan.depth > d and (depth is None or d < depth)]
@@ -238,6 +230,71 @@ def draw(snapshot: GraphSnapshot, *, diff_against: GraphSnapshot | None = None,
     return GraphView(drawing.source, node_count=drawing.nodes, edge_count=drawing.edges,
                      collapse=depth, message=message, timeout=timeout, fallbacks=chain,
                      node_map=drawing.node_map)
+
+
+_PREPARED: OrderedDict = OrderedDict()  # (ids of the snapshots, side) -> the work below
+_PREPARED_MAX = 6
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepare(snapshot: GraphSnapshot, other: GraphSnapshot | None,
+             side: str) -> tuple[Plan, dict[str, str], frozenset[str]]:
+    """The plan, node keys and changed nodes of a drawing; kept for the last few pairs, so
+    opening one box after another (each a new drawing of the same stage) redoes none of it."""
+    key = (id(snapshot), id(other), side)
+    with _PREPARED_LOCK:
+        hit = _PREPARED.get(key)
+        if hit is not None and hit[0] is snapshot and hit[1] is other:
+            _PREPARED.move_to_end(key)
+            return hit[2:]
+    plan = Plan(snapshot)
+    keys, changed = _identities(snapshot, other, side)
+    with _PREPARED_LOCK:  # the snapshots are held too: their ids stay theirs
+        _PREPARED[key] = (snapshot, other, plan, keys, changed)
+        while len(_PREPARED) > _PREPARED_MAX:
+            _PREPARED.popitem(last=False)
+    return plan, keys, changed
+
+
+def _identities(snapshot: GraphSnapshot, other: GraphSnapshot | None,
+                side: str) -> tuple[dict[str, str], frozenset[str]]:
+    """Each node's key (a node keeps the id of its "before" self) and the changed node ids."""
+    keys = dict(node_keys(snapshot))
+    if other is None:
+        return keys, frozenset()
+    if side == "after":
+        pairs = match_nodes(other, snapshot)
+        before = node_keys(other)
+        keys.update({b: before[a] for a, b in pairs.items()})
+        kept = set(pairs.values())
+    else:
+        kept = set(match_nodes(snapshot, other))
+    return keys, frozenset(n for n in keys if n not in kept)
+
+
+def _choose_depth(plan: Plan, snapshot: GraphSnapshot, collapse: int | None,
+                  node_budget: int | None, overview: int | None,
+                  opened: frozenset[str]) -> tuple[int | None, int | None, str | None]:
+    """(collapse depth, most boxes to draw, message) for a drawing."""
+    target = min(x for x in (node_budget, overview, 10**9) if x is not None)
+    full = plan.count(None)
+    if collapse is not None or node_budget is None or full <= target:
+        return collapse, None, None
+    # past the overview size, one box per top-level module: both panes then show the same
+    # boxes whatever each stage's size; below it, the deepest depth within node_budget
+    small = overview is None or full <= overview
+    depth = next((d for d in range(plan.depth - 1, -1, -1) if small and plan.count(d) <= target),
+                 0 if plan.depth else None)
+    shown = plan.count(Collapse(depth, opened))
+    if shown > node_budget and not opened:  # an opened module is drawn whole
+        how = f"collapsed to depth {depth} and " if depth is not None else ""
+        message = (f"{how}drew the first {node_budget:,} of {full:,} boxes because the "
+                   f"drawing is bigger than node_budget={node_budget}")
+        limit = node_budget
+    else:
+        message, limit = f"collapsed to depth {depth} because the full drawing has {full:,} boxes", None
+    return depth, limit, (message + _boxes_of_nodes(snapshot.count())
+                          + "; pass collapse=None, node_budget=None for the full drawing")
 
 
 def legend(*, fates: bool = True) -> GraphView:

@@ -2,11 +2,13 @@
  *
  * Pan/zoom of one SVG in a pane, search, and everything that needs to know what an SVG
  * element stands for, which comes from the node map (freezeviz.render.nodemap: svg id ->
- * {key, kind, scope, attributes, box, members, node}). Nothing here reads tooltips.
+ * {key, kind, scope, attributes, box, members, node, expand}). Nothing here reads tooltips.
  * No import/export: the widget puts this text in front of its ES module and the report
  * inlines it (inside a function, in strict mode) in its one script, so both run the same
  * code. Only FVGraph is meant for use outside this file. */
 const MIN_ZOOM = 0.02, MAX_ZOOM = 8, PAD = 12, FIT_MAX = 1.25;
+const LEGIBLE_PX = 9;  // the smallest font size (CSS px) an opening view may show
+const EXPAND = "\u2295", COLLAPSE = "\u2296";
 const XLINK = "http://www.w3.org/1999/xlink";
 const COMPARED = { node: true, join: true, input: true };
 const NODE_KINDS = { node: true, join: true, collapsed: true };
@@ -52,6 +54,8 @@ function measure(svg) {
 function PanZoom(view, canvas, opts) {
   this.view = view; this.canvas = canvas; this.opts = opts || {};
   this.k = 1; this.x = 0; this.y = 0; this.w = 0; this.h = 0;
+  this.legible = 0.5;  // the scale at which the drawing's smallest text is LEGIBLE_PX high
+  this.map = null;
   this.touched = false;  // the user moved the view since the last fit
   view.style.userSelect = "none";
   view.style.webkitUserSelect = "none";
@@ -66,11 +70,26 @@ PanZoom.prototype.apply = function () {
   if (this.opts.onChange) this.opts.onChange(this);
 };
 
-PanZoom.prototype.show = function (svg) {
+// Show `svg` (already in the canvas); with its node map, boxes that open and clusters that
+// close get their controls (see markExpanders).
+PanZoom.prototype.show = function (svg, map) {
   const size = svg ? measure(prepare(svg)) : { w: 0, h: 0 };
   this.w = size.w; this.h = size.h;
+  this.legible = legibleScale(svg);
+  this.map = map || null;
+  if (svg && map) markExpanders(svg, map);
   return size;
 };
+
+// Graphviz writes sizes in points and measure() draws 1 pt as 4/3 px at scale 1.
+function legibleScale(svg) {
+  let min = Infinity;
+  all(svg, "text").forEach(function (t) {
+    const f = parseFloat(t.getAttribute("font-size"));
+    if (f > 0 && f < min) min = f;
+  });
+  return min === Infinity ? 0.5 : LEGIBLE_PX / (min * 4 / 3);
+}
 
 // "all": the whole drawing; "one": natural size; "auto": the whole drawing when it stays
 // readable, else readable from the top with the input in the middle. False if not shown.
@@ -80,8 +99,8 @@ PanZoom.prototype.fit = function (mode) {
   const kw = (vw - 2 * PAD) / this.w, whole = Math.min(kw, (vh - 2 * PAD) / this.h);
   let top = false;
   if (mode === "one") this.k = 1;
-  else if (mode === "all" || whole >= 0.5) this.k = Math.min(whole, FIT_MAX);
-  else { this.k = Math.min(1, Math.max(kw, 0.6)); top = true; }
+  else if (mode === "all" || whole >= this.legible) this.k = Math.min(whole, FIT_MAX);
+  else { this.k = Math.max(this.legible, Math.min(1, kw)); top = true; }
   this.k = Math.max(this.k, MIN_ZOOM);
   const cw = this.w * this.k, ch = this.h * this.k;
   this.x = cw <= vw ? (vw - cw) / 2 : PAD;
@@ -159,7 +178,11 @@ PanZoom.prototype.bind = function () {
     const d = drag;
     drag = null;
     view.classList.remove("fv-dragging");
-    if (d.moved || e.type !== "pointerup" || !self.opts.onClick) return;
+    if (d.moved || e.type !== "pointerup") return;
+    const req = d.target && d.target.closest && d.target.closest(".fv-expander")
+      ? self.expandRequest(d.target) : null;
+    if (req && self.opts.onExpand) { self.opts.onExpand(req); return; }
+    if (!self.opts.onClick) return;
     const g = d.target && d.target.closest ? d.target.closest("g.node") : null;
     self.opts.onClick(g && self.canvas.contains(g) ? g : null);
   };
@@ -167,12 +190,150 @@ PanZoom.prototype.bind = function () {
   view.addEventListener("pointercancel", end);
   view.addEventListener("dblclick", function (e) {
     if (!enabled()) return;
+    const req = self.opts.onExpand ? self.expandRequest(e.target) : null;
+    if (req) { self.opts.onExpand(req); return; }  // double-click opens or closes a box
     const r = view.getBoundingClientRect();
     self.zoomAt(e.shiftKey ? 0.6 : 1.6, e.clientX - r.left, e.clientY - r.top);
   });
 };
 
 PanZoom.prototype.dragging = function () { return this.view.classList.contains("fv-dragging"); };
+
+// --- expanding in place -----------------------------------------------------------------
+// A node-map entry's `expand` is the token to add to draw(..., expanded=) to open a closed
+// box (a module path, or "if:<key>" for a check), or, on an opened module cluster or check,
+// the token to remove to close it. The pane calls opts.onExpand({path, open, anchor}) when a
+// control (⊕ / ⊖ label line) is clicked or a box double-clicked; whoever owns the pane
+// answers with a new drawing through swap(). FVGraph.Expansion keeps the set for linked panes.
+function markExpanders(svg, map) {
+  all(svg, "g.node, g.cluster").forEach(function (g) {
+    const ref = map[g.id];
+    if (!ref || !ref.expand) return;
+    const glyph = ref.kind === "collapsed" ? EXPAND : COLLAPSE;
+    const t = all(g, "text").filter(function (x) { return x.textContent.indexOf(glyph) === 0; })[0];
+    g.classList.add(ref.kind === "collapsed" ? "fv-closed" : "fv-opened");
+    if (t) {
+      t.classList.add("fv-expander");
+      t.setAttribute("role", "button");
+    }
+  });
+}
+
+// The request for the box or opened cluster element `target` is in, or null.
+PanZoom.prototype.expandRequest = function (target) {
+  const map = this.map || {};
+  let g = target && target.closest ? target.closest("g.node, g.cluster") : null;
+  while (g && this.canvas.contains(g)) {
+    const ref = map[g.id];
+    if (ref && ref.expand && (ref.kind === "collapsed" || target.closest(".fv-expander"))) {
+      return { path: ref.expand, open: ref.kind === "collapsed", anchor: g.id };
+    }
+    g = g.parentNode && g.parentNode.closest ? g.parentNode.closest("g.cluster") : null;
+  }
+  return null;
+};
+
+// The element standing for token `path` (closed box or opened cluster) in the drawing shown.
+PanZoom.prototype.expandElement = function (path) {
+  const map = this.map || {};
+  const ids = Object.keys(map).filter(function (id) { return map[id].expand === path; });
+  for (let i = 0; i < ids.length; i++) {
+    const g = byId(this.canvas, ids[i]);
+    if (g) return g;
+  }
+  return null;
+};
+
+// Where an element is on screen: its ⊕ / ⊖ control when it has one (a box and the cluster
+// it opens into both have it on their first line), else its middle.
+function centreOf(el, view) {
+  const c = el.querySelector("text.fv-expander") || el;
+  const r = c.getBoundingClientRect(), v = view.getBoundingClientRect();
+  return { x: r.left + r.width / 2 - v.left, y: r.top + r.height / 2 - v.top };
+}
+
+// Replace the drawing by `svg` (+ its node map), keeping the scale and keeping the control
+// of token `path` where it was on screen (under the pointer that clicked it).
+PanZoom.prototype.swap = function (svg, map, path) {
+  const old = path ? this.expandElement(path) : null;
+  const at = old ? centreOf(old, this.view)
+    : { x: this.view.clientWidth / 2, y: this.view.clientHeight / 2 };
+  this.canvas.textContent = "";
+  if (svg) this.canvas.appendChild(svg);
+  this.show(svg, map);
+  this.apply();
+  const now = path ? this.expandElement(path) : null;
+  if (now) {
+    const c = centreOf(now, this.view);
+    this.x += at.x - c.x; this.y += at.y - c.y;
+    this.apply();
+  }
+  return Boolean(now);
+};
+
+// The set of open tokens shared by linked panes, and the trail of modules for breadcrumbs.
+function Expansion() { this.paths = []; this.last = ""; }
+
+function isModule(p) { return p.indexOf("if:") !== 0; }
+
+function within(p, top) { return p === top || p.indexOf(top + ".") === 0; }
+
+Expansion.prototype.apply = function (req) {
+  const p = req.path;
+  if (req.open) {
+    if (isModule(p)) {  // a module opens with its parents
+      const parts = p.split(".");
+      for (let i = 1; i <= parts.length; i++) this.add(parts.slice(0, i).join("."));
+      this.last = p;
+    } else { this.add(p); this.last = p; }
+  } else {
+    this.paths = this.paths.filter(function (q) { return isModule(p) ? !within(q, p) : q !== p; });
+    if (isModule(p) && within(this.last, p)) this.last = p.indexOf(".") > 0 ? p.slice(0, p.lastIndexOf(".")) : "";
+    else if (this.last === p) this.last = "";
+  }
+  return this.list();
+};
+
+Expansion.prototype.add = function (p) { if (this.paths.indexOf(p) < 0) this.paths.push(p); };
+
+Expansion.prototype.list = function () { return this.paths.slice().sort(); };
+
+// Modules from the root to the one opened last: ["", "layer3", "layer3.1"].
+Expansion.prototype.trail = function () {
+  const out = [""];
+  if (!this.last) return out;
+  if (!isModule(this.last)) return out.concat([this.last]);
+  const parts = this.last.split(".");
+  for (let i = 1; i <= parts.length; i++) out.push(parts.slice(0, i).join("."));
+  return out;
+};
+
+// Go back up to module `top` ("" for the root): close every module below it.
+Expansion.prototype.upTo = function (top) {
+  this.paths = this.paths.filter(function (q) {
+    return !isModule(q) || (top && within(top, q));
+  });
+  this.last = top;
+  return this.list();
+};
+
+// Breadcrumbs (root › layer3 › layer3.1) in `el`; onPick(path) when one is clicked.
+function crumbs(el, expansion, onPick) {
+  el.textContent = "";
+  const trail = expansion.trail();
+  trail.forEach(function (p, i) {
+    if (i) el.appendChild(document.createTextNode(" \u203a "));
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "fv-crumb";
+    b.textContent = !p ? "root" : isModule(p) ? p : "control flow";
+    b.title = p ? "close the modules inside " + p : "close every opened module";
+    b.disabled = i === trail.length - 1;
+    b.addEventListener("click", function () { onPick(p); });
+    el.appendChild(b);
+  });
+  el.hidden = trail.length < 2;
+}
 
 // --- what the elements stand for ------------------------------------------------------
 function searchText(g, ref) {
@@ -316,4 +477,4 @@ function clear(root, cls) { all(root, "." + cls).forEach(function (g) { g.classL
 const FVGraph = { PanZoom: PanZoom, prepare: prepare, measure: measure, search: search,
   showSearch: showSearch, pulse: pulse,
   attributeHits: attributeHits, attributeLinks: attributeLinks, diffMarks: diffMarks, mark: mark, clear: clear, byId: byId,
-  cssId: cssId };
+  cssId: cssId, Expansion: Expansion, crumbs: crumbs, markExpanders: markExpanders };

@@ -4,6 +4,7 @@
  * every string from the model is set with textContent or compared, never parsed as HTML. */
 var data = null, masters = {}, panes = {}, highlightPath = null, fateOff = {};
 var colourFate = null, graphsEl = null, diffCount = null, graphMsg = null, filterBox = null;
+var expansion = new FVGraph.Expansion(), opened = {}, crumbsEl = null;
 
 function $(sel, root) { return (root || document).querySelector(sel); }
 function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
@@ -19,7 +20,7 @@ function drawing(tplId) {
   return masters[tplId].cloneNode(true);
 }
 
-function mapOf(p) { return (p.tpl && data.maps[p.tpl]) || {}; }
+function mapOf(p) { return p.map || (p.tpl && data.maps[p.tpl]) || {}; }
 
 // --- panes ------------------------------------------------------------------------------
 function Pane(el) {
@@ -31,7 +32,8 @@ function Pane(el) {
   var label = $(".fv-zoomlabel", el);
   this.pz = new FVGraph.PanZoom(this.view, $(".fv-canvas", el), {
     onChange: function (pz) { label.textContent = Math.round(pz.k * 100) + "%"; },
-    onClick: function (g) { selectNode(self, g); }
+    onClick: function (g) { selectNode(self, g); },
+    onExpand: function (req) { expand(req); }
   });
   this.svg = null; this.tpl = null; this.stage = null;
   this.select.addEventListener("change", function () {
@@ -109,9 +111,9 @@ Pane.prototype.load = function (tplId) {
   }
   var svg = drawing(tplId);
   this.pz.canvas.textContent = "";
-  this.tpl = tplId; this.svg = svg;
+  this.tpl = tplId; this.svg = svg; this.map = null; this.opened = "";
   if (svg) this.pz.canvas.appendChild(svg);
-  this.pz.show(svg);
+  this.pz.show(svg, data.maps[tplId]);
   this.pz.fit("auto");
   this.runSearch();
 };
@@ -277,6 +279,8 @@ function reapplyHighlight() {
 
 function bindAttributeRows() {
   $$("tr.fv-attr-row").forEach(function (row) {
+    if (row.fvBound) return;  // rows unpacked later are bound then
+    row.fvBound = true;
     row.addEventListener("click", function (e) {
       if (e.target.closest("a, button, summary")) return;
       var path = row.getAttribute("data-path");
@@ -369,7 +373,7 @@ function fitHeights() {
   var need = 0, pad = 12;
   [panes.before, panes.after].forEach(function (p) {
     if (!p.svg) return;
-    var k = Math.min(1, (p.view.clientWidth - 2 * pad) / p.pz.w);
+    var k = Math.max(p.pz.legible, Math.min(1, (p.view.clientWidth - 2 * pad) / p.pz.w));
     need = Math.max(need, p.pz.h * k + 2 * pad + 16);
   });
   var h = Math.round(Math.max(320, Math.min(need, window.innerHeight * 0.68)));
@@ -385,10 +389,18 @@ function startReport() {
   var dataEl = document.getElementById("fv-data");
   if (!dataEl) return;
   data = JSON.parse(dataEl.textContent);
+  var failed = function (err) { document.documentElement.setAttribute("data-fv-error", String(err)); };
+  addMembers().then(startPage, function (err) { failed(err); startPage(); });
+  // big blocks outside <details> (a long attribute table) after the panes are up
+  unpackBlocks().then(function () { bindAttributeRows(); filterRows(); }, failed);
+}
+
+function startPage() {
   $$(".fv-pane").forEach(function (el) { var p = new Pane(el); panes[p.side] = p; });
   colourFate = document.getElementById("fv-colour-fate");
   graphsEl = document.getElementById("graphs");
   diffCount = $(".fv-diffcount");
+  crumbsEl = $(".fv-crumbs");
   graphMsg = $(".fv-graphmsg");
   $$("input[name=fv-colour]").forEach(function (r) { r.addEventListener("change", refresh); });
   bindAttributeRows();

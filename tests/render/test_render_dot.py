@@ -129,7 +129,8 @@ def test_collapse_and_budget(convbn):
     boxed = draw(inlined, collapse=0)
     assert boxed.node_count < full.node_count
     boxes = [a for a in dot_nodes(boxed.source).values() if "fv-collapsed" in _classes(a)]
-    labels = {dot_attr(a, "label").split("\\n")[0]: dot_attr(a, "label") for a in boxes}
+    labels = {dot_attr(a, "label").split("\\n")[0].removeprefix("⊕ "): dot_attr(a, "label")
+              for a in boxes}
     assert set(labels) == {"conv", "bn"}  # relu is a single node: drawn as itself
     assert "batch_norm" in labels["bn"] and "conv2d" in labels["conv"]
     auto = draw(inlined, node_budget=15)
