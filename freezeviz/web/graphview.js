@@ -164,7 +164,11 @@ class GraphPane {
         d.msg.title = m.get("message");
         d.msg.style.display = m.get("message") ? "" : "none";
       },
-      busy: () => this.el.classList.toggle("fv-gv-isbusy", m.get("busy")),
+      busy: () => {
+        this.el.classList.toggle("fv-gv-isbusy", m.get("busy"));
+        this.el.dataset.fvBusy = m.get("busy") ? "1" : "0";
+      },
+      revision: () => { this.el.dataset.fvShown = String(m.get("revision")); },
       height: () => { d.vp.style.height = m.get("height"); },
       hovered: () => { this.lastHover = m.get("hovered"); this.showHover(); },
       linked: () => this.showHover(),
@@ -173,7 +177,7 @@ class GraphPane {
       query: () => this.applyQuery(true),
     };
     for (const [name, fn] of Object.entries(handlers)) m.on(`change:${name}`, fn);
-    for (const name of ["label", "message", "busy", "height", "svg"]) handlers[name]();
+    for (const name of ["label", "message", "busy", "height", "svg", "revision"]) handlers[name]();
     return () => {
       for (const [name, fn] of Object.entries(handlers)) m.off(`change:${name}`, fn);
     };
@@ -270,6 +274,12 @@ function whyCell(r) {
   return td;
 }
 
+// Whether the set of names `list` is one of `sets` (lists of names, in any order).
+function setIn(list, sets) {
+  const key = [...list].sort().join("\n");
+  return (sets || []).some((s) => [...s].sort().join("\n") === key);
+}
+
 class AttributeTable {
   constructor(model, el) {
     this.model = model;
@@ -289,17 +299,28 @@ class AttributeTable {
     const list = (this.pending || this.model.get("preserved") || []).filter((n) => n !== name);
     if (on) list.push(name);
     this.pending = list;
-    this.el.classList.add("fv-at-pending");
+    this.showBusy();
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.flush(), this.model.get("debounce_ms"));
+    // a set frozen before costs nothing: send it now; a new one waits for more clicks
+    if (setIn(list, this.model.get("cached_sets"))) this.flush();
+    else this.timer = setTimeout(() => this.flush(), this.model.get("debounce_ms"));
   }
 
   flush() {
+    clearTimeout(this.timer);
     if (this.pending === null) return;
     this.model.set("preserved", this.pending);
     this.pending = null;
-    this.el.classList.remove("fv-at-pending");
+    this.showBusy();
     this.model.save_changes();
+  }
+
+  // data-fv-busy: "1" while a click waits to be sent or a freeze runs
+  showBusy() {
+    const busy = Boolean(this.model.get("busy")), pending = this.pending !== null;
+    this.el.classList.toggle("fv-at-pending", pending);
+    this.el.classList.toggle("fv-at-isbusy", busy);
+    this.el.dataset.fvBusy = busy || pending ? "1" : "0";
   }
 
   keepBox(name, checked, disabled) {
@@ -308,7 +329,10 @@ class AttributeTable {
     box.dataset.name = name;
     box.checked = checked;
     box.disabled = disabled;
-    box.addEventListener("change", () => this.toggle(name, box.checked));
+    box.addEventListener("change", () => {
+      if (this.model.get("busy")) box.checked = !box.checked;  // a freeze runs: not now
+      else this.toggle(name, box.checked);
+    });
     return box;
   }
 
@@ -320,7 +344,7 @@ class AttributeTable {
     const pres = this.preserved();
     for (const m of methods) {
       const lab = h("label", "fv-at-method" + (m.kept ? "" : " fv-at-gone"));
-      const box = this.keepBox(m.name, m.locked || pres.has(m.name), Boolean(m.locked) || this.model.get("busy"));
+      const box = this.keepBox(m.name, m.locked || pres.has(m.name), Boolean(m.locked));
       lab.title = m.locked ? "forward is always kept" :
         (m.kept ? "kept on the frozen module" : "not kept: freezing drops methods it is not asked to preserve");
       lab.append(box, document.createTextNode(" " + m.name + "()"));
@@ -337,7 +361,7 @@ class AttributeTable {
     tr.dataset.search = (r.path + " " + r.kind + " " + r.type + " " + r.fate + " " + r.fate_label).toLowerCase();
     if (r.path === this.model.get("selected")) tr.classList.add("fv-at-sel");
     const keep = h("td", "fv-at-keep");
-    const box = this.keepBox(r.path, pres.has(r.path), this.model.get("busy"));
+    const box = this.keepBox(r.path, pres.has(r.path), false);
     box.title = `preserve self.${r.path}`;
     box.addEventListener("click", (e) => e.stopPropagation());
     keep.append(box);
@@ -352,13 +376,46 @@ class AttributeTable {
     return tr;
   }
 
+  // The rows shown: rows as last sent whole, each replaced by its entry in row_patch (the
+  // rows changed since) when it has one.
+  currentRows() {
+    const patch = this.model.get("row_patch") || {};
+    return (this.model.get("rows") || []).map((r) => patch[r.path] || r);
+  }
+
   buildRows() {
     const colors = this.model.get("fate_colors") || {}, pres = this.preserved();
     const frag = document.createDocumentFragment();
-    for (const r of this.model.get("rows") || []) frag.append(this.buildRow(r, pres, colors));
+    this.shown = this.currentRows().map((r) => {
+      const tr = this.buildRow(r, pres, colors);
+      frag.append(tr);
+      return { row: r, key: JSON.stringify(r), tr };
+    });
     this.d.body.textContent = "";
     this.d.body.append(frag);
     this.applyFilter();
+  }
+
+  // Same attributes in the same order: replace only the rows whose content changed (a new
+  // preserved set changes a few fates), so the table is neither rebuilt nor laid out again.
+  updateRows() {
+    const rows = this.currentRows(), shown = this.shown || [];
+    if (rows.length !== shown.length || rows.some((r, i) => r.path !== shown[i].row.path)) return this.buildRows();
+    const colors = this.model.get("fate_colors") || {}, pres = this.preserved();
+    let changed = false;
+    rows.forEach((r, i) => {
+      const cur = shown[i];
+      if (cur.row === r) return;
+      const key = JSON.stringify(r);
+      if (key !== cur.key) {
+        const tr = this.buildRow(r, pres, colors);
+        cur.tr.replaceWith(tr);
+        Object.assign(cur, { tr, key });
+        changed = true;
+      }
+      cur.row = r;
+    });
+    if (changed) this.applyFilter();
   }
 
   applyFilter() {
@@ -386,9 +443,8 @@ class AttributeTable {
   }
 
   setBusy() {
-    const b = this.model.get("busy"), locked = this.lockedNames();
-    this.el.classList.toggle("fv-at-isbusy", b);
-    for (const box of this.el.querySelectorAll("input[data-name]")) box.disabled = b || locked.has(box.dataset.name);
+    this.showBusy();  // boxes are not disabled one by one (hundreds of style changes): see keepBox
+    if (!this.model.get("busy")) this.syncChecks();
   }
 
   setSelected() {
@@ -409,16 +465,18 @@ class AttributeTable {
     d.filter.addEventListener("input", () => this.applyFilter());
     for (const box of [d.onlyKept, d.onlyMut, d.showTraining]) box.addEventListener("change", () => this.applyFilter());
     const handlers = {
-      rows: () => this.buildRows(),
+      rows: () => this.updateRows(),
+      row_patch: () => this.updateRows(),
       methods: () => this.buildMethods(),
       fate_colors: () => this.buildRows(),
-      preserved: () => { this.pending = null; this.el.classList.remove("fv-at-pending"); this.syncChecks(); },
+      preserved: () => { this.pending = null; this.showBusy(); this.syncChecks(); },
       busy: () => this.setBusy(),
       selected: () => this.setSelected(),
       height: () => { d.wrap.style.maxHeight = m.get("height"); },
+      revision: () => { this.el.dataset.fvShown = String(m.get("revision")); },
     };
     for (const [name, fn] of Object.entries(handlers)) m.on(`change:${name}`, fn);
-    for (const name of ["height", "methods", "rows", "busy"]) handlers[name]();
+    for (const name of ["height", "methods", "rows", "busy", "revision"]) handlers[name]();
     return () => {
       clearTimeout(this.timer);
       this.flush();

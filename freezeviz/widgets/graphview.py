@@ -6,6 +6,12 @@
 Both classes load the same ES module and stylesheet (no build step); the module picks the
 view to draw from the ``_fv_kind`` trait. The module is graph.js (the drawing core the HTML
 report inlines too) followed by graphview.js.
+
+Each view's element says what it shows, for tests and benchmarks that wait on the browser:
+``data-fv-busy`` is "1" while a freeze runs (and, in the table, while a click waits to be
+sent), ``data-fv-shown`` is the ``revision`` it last received. The inspector sets the same
+revision on both panes and the table after everything else of an update, so equal values
+mean the browser shows that update whole.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import anywidget
 import traitlets as t
 
 from freezeviz.web import asset
+
+MAX_PATCH = 32  # rows that may differ from the sent ones before all are sent again
 
 # anywidget loads one module; the shared core goes in front (it declares FVGraph, no exports)
 ESM = asset("graph.js") + "\n" + asset("graphview.js")
@@ -41,6 +49,7 @@ class GraphView(anywidget.AnyWidget):
         query      the search text (typed in the pane, or set from Python)
         matches    how many nodes match ``query`` (set by the front end)
         busy       greys the drawing and shows a spinner
+        revision   which update of the inspector this shows (the element's data-fv-shown)
     """
 
     _esm = ESM
@@ -60,6 +69,7 @@ class GraphView(anywidget.AnyWidget):
     query = t.Unicode("").tag(sync=True)
     matches = t.Int(0).tag(sync=True)
     busy = t.Bool(False).tag(sync=True)
+    revision = t.Int(0).tag(sync=True)
 
     def __repr__(self) -> str:
         return f"<GraphView {self.label!r} {len(self.svg):,} chars of SVG>"
@@ -71,13 +81,19 @@ class AttributeTable(anywidget.AnyWidget):
     Synced traits
         rows         one dict per attribute: path, kind, type, fate, fate_label, why,
                      warning, survives, mutated
+        row_patch    path -> row, for rows that changed since ``rows`` was last sent whole
+                     (:meth:`show_rows` sends only those: a new preserved set changes a
+                     few fates, and only those rows travel and are redrawn)
         methods      one dict per root method: name, preserved, kept, locked (forward)
         preserved    the preserved_attrs the boxes show; ticking a box sets it (the front
-                     end waits ``debounce_ms`` for more clicks before sending)
+                     end waits ``debounce_ms`` for more clicks before sending, except for a
+                     set in ``cached_sets``, which it sends at once)
+        cached_sets  preserved sets whose freeze is cached (switching to one is instant)
         fate_colors  fate -> [fill, border, label]
-        busy         disables the boxes while a freeze runs
+        busy         the boxes take no clicks while a freeze runs
         clicked      the attribute path whose row was clicked last ("" for none)
         selected     the attribute path drawn as selected (set by Python)
+        revision     which update of the inspector this shows (the element's data-fv-shown)
     """
 
     _esm = ESM
@@ -85,14 +101,57 @@ class AttributeTable(anywidget.AnyWidget):
     _fv_kind = t.Unicode("table").tag(sync=True)
 
     rows = t.List(t.Dict()).tag(sync=True)
+    row_patch = t.Dict().tag(sync=True)
     methods = t.List(t.Dict()).tag(sync=True)
     preserved = t.List(t.Unicode()).tag(sync=True)
+    cached_sets = t.List(t.List(t.Unicode())).tag(sync=True)
     fate_colors = t.Dict().tag(sync=True)
     busy = t.Bool(False).tag(sync=True)
     clicked = t.Unicode("").tag(sync=True)
     selected = t.Unicode("").tag(sync=True)
-    debounce_ms = t.Int(350).tag(sync=True)
+    debounce_ms = t.Int(120).tag(sync=True)
     height = t.Unicode("300px").tag(sync=True)
+    revision = t.Int(0).tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._sent_rows = self.rows  # what the browser's copy of ``rows`` holds
+        self._patching = False
+
+    def show_rows(self, rows) -> None:
+        """Set :attr:`rows`, sending only the rows that differ from those the browser holds
+        (as ``row_patch``) when the attributes are the same and few rows changed."""
+        rows, sent = list(rows), self._sent_rows
+        patch = {r["path"]: r for r, s in zip(rows, sent) if r != s}
+        if [r["path"] for r in rows] != [s["path"] for s in sent] or len(patch) > max(
+                MAX_PATCH, len(rows) // 4):
+            with self.hold_sync():
+                self.row_patch = {}
+                self.rows = rows
+            return
+        self._patching = True
+        try:
+            with self.hold_sync():
+                self.row_patch = patch
+                self.rows = rows
+                _unsend(self, "rows")
+        finally:
+            self._patching = False
+
+    @t.observe("rows")
+    def _on_rows(self, change) -> None:
+        # set whole (not by show_rows): sent whole, and a patch against older rows is void
+        if not getattr(self, "_patching", False):
+            self._sent_rows = change["new"]
+            self.row_patch = {}
 
     def __repr__(self) -> str:
         return f"<AttributeTable {len(self.rows)} attributes, preserved={self.preserved!r}>"
+
+
+def _unsend(widget, name: str) -> None:
+    """Inside ``hold_sync``: leave trait ``name`` out of the update sent when it ends (its
+    new value reaches the browser another way). An ipywidgets without this queue sends it."""
+    queued = getattr(widget, "_states_to_send", None)
+    if isinstance(queued, set):
+        queued.discard(name)

@@ -7,6 +7,7 @@ import ipywidgets as W
 
 from freezeviz.data.report import duration_text
 from freezeviz.widgets.html import esc, title_html
+from freezeviz.widgets.parts import html
 
 
 class Header(W.VBox):
@@ -16,7 +17,7 @@ class Header(W.VBox):
     def __init__(self):
         self.title = W.HTML(layout=W.Layout(flex="1 1 0", min_width="0"))
         self.title.add_class("fv-title")
-        self.status = W.HTML()
+        self.status = html()
         self.status.add_class("fv-status")
         self.method_picker = W.Dropdown(description="method",
                                         layout=W.Layout(width="220px", display="none"))

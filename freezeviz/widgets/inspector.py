@@ -54,6 +54,7 @@ class FreezeInspector(W.VBox):
         self._selected: dict | None = None
         self._method = method
         self._updating = False
+        self._revision = 0  # counts the reports shown; each part says which one it shows
         self._build(height)
         if isinstance(preserved_attrs, str):
             preserved_attrs = [preserved_attrs]
@@ -231,10 +232,15 @@ class FreezeInspector(W.VBox):
     # --- freezing --------------------------------------------------------------------------
     def _apply_preserved(self, names: list[str]) -> None:
         names = list(dict.fromkeys(str(n) for n in names))
+        key, report = self.state.lookup(names)
+        if report is not None:  # nothing to wait for: no busy marks to send and take back
+            self._error = None
+            self._show(report)
+            return
         self._set_busy(True)
         try:
             try:
-                report = self.state.freeze(names)
+                report = self.state.freeze(names, key)
             except Exception as exc:  # FreezeError, or torch failing in a way we did not map
                 if not isinstance(exc, FreezeError):
                     exc = FreezeError(f"{type(exc).__name__}: {exc}")
@@ -268,9 +274,19 @@ class FreezeInspector(W.VBox):
             self._method = "forward" if "forward" in methods else methods[0]
         with self._quiet():
             self.header.set_methods(methods, self._method)
+        # the table, header, legend and tabs are filled while the panes are laid out
+        self.panes.show(report, self._method, reset=reset,
+                        meanwhile=lambda: self._show_parts(report))
+        self.table.cached_sets = self.state.cached_sets()
+        self._revision += 1  # last: each part's earlier updates reach the browser first
+        for part in (self.left, self.right, self.table):
+            part.revision = self._revision
+
+    def _show_parts(self, report) -> None:
+        """Everything of ``report`` but the panes."""
+        with self._quiet():
             self.lower.show(report)
         self._keep_attribute_selection()
-        self.panes.show(report, self._method, reset=reset)
         self.legend.show(report)
         self._render_header()
 

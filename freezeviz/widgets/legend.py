@@ -11,6 +11,7 @@ import ipywidgets as W
 from freezeviz.data.fates import FATE_LABELS, Fate
 from freezeviz.render import styles as S
 from freezeviz.render.fragments import esc
+from freezeviz.widgets.parts import html
 
 _ROW = ("display:flex;flex-wrap:wrap;gap:4px 12px;align-items:center;font-size:12px;"
         "color:var(--jp-ui-font-color1, #374151)")  # readable in JupyterLab's dark theme too
@@ -56,7 +57,7 @@ class Legend(W.HBox):
             options=COLOUR_BY, value="change", style={"button_width": "auto"},
             tooltips=["added and removed nodes marked", "attribute fates only, no diff marks"],
             layout=W.Layout(width="auto"))
-        self.row = W.HTML()
+        self.row = html()
         super().__init__([self.colour_by, self.row],
                          layout=W.Layout(align_items="center", flex_flow="row wrap"))
         self.report = None

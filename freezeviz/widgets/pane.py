@@ -11,6 +11,7 @@ import ipywidgets as W
 from freezeviz.render.nodemap import node_map_dict
 from freezeviz.widgets.graphview import GraphView
 from freezeviz.widgets.html import placeholder_svg
+from freezeviz.widgets.parts import box, html
 from freezeviz.widgets.state import PerReport, executor
 
 PANE_HEIGHT = "450px"
@@ -75,7 +76,7 @@ class GraphPanes(W.HBox):
         self.left, self.right = GraphView(height=height), GraphView(height=height)
         self.before_picker = W.Dropdown(layout=W.Layout(width="auto"))
         self.after_picker = W.Dropdown(layout=W.Layout(width="auto"))
-        self.before_info, self.after_info = W.HTML(), W.HTML()
+        self.before_info, self.after_info = html(), html()
         panes = [self._pane(side, picker, view, info) for side, picker, view, info in (
             ("before", self.before_picker, self.left, self.before_info),
             ("after", self.after_picker, self.right, self.after_info))]
@@ -97,8 +98,8 @@ class GraphPanes(W.HBox):
 
     @staticmethod
     def _pane(side, picker, view, info) -> W.VBox:
-        tag = W.HTML(f'<span class="fv-side fv-side-{side}">{side}</span>')
-        bar = W.HBox([tag, picker, info])
+        tag = html(f'<span class="fv-side fv-side-{side}">{side}</span>')
+        bar = box([tag, picker, info], vertical=False)
         bar.add_class("fv-pane-bar")
         pane = W.VBox([bar, view], layout=W.Layout(flex="1 1 0", min_width="0"))
         pane.add_class("fv-pane")
@@ -112,9 +113,11 @@ class GraphPanes(W.HBox):
     def view(self, side: str) -> GraphView:
         return self.left if side == "before" else self.right
 
-    def show(self, report, method: str, *, reset: bool = False) -> None:
+    def show(self, report, method: str, *, reset: bool = False,
+             meanwhile: Callable[[], None] | None = None) -> None:
         """Show ``report``'s ``method``: keep the picked stages where it has them (the after
-        pane moves to the final stage unless another was picked); ``reset`` picks afresh."""
+        pane moves to the final stage unless another was picked); ``reset`` picks afresh.
+        ``meanwhile`` runs while the drawings are laid out."""
         previous, self.report, self.method = self.report, report, method
         options = stage_options(report, method)
         names = [v for _, v in options]
@@ -133,7 +136,7 @@ class GraphPanes(W.HBox):
             self.after_picker.value = after if after in names else final
         finally:
             self._quiet = False
-        self.redraw()
+        self.redraw(meanwhile)
 
     def pick(self, before: str | None, after: str) -> None:
         """Show stages ``before`` (None: keep) and ``after`` side by side."""
@@ -182,12 +185,17 @@ class GraphPanes(W.HBox):
         job = self._job(side)
         return self.drawings.get(self.report, job, lambda: make_drawing(self.report, *job))
 
-    def redraw(self) -> None:
+    def redraw(self, meanwhile: Callable[[], None] | None = None) -> None:
+        """Put the picked stages' drawings in the panes; ``meanwhile`` runs while missing
+        ones are laid out (``dot`` runs in a subprocess: Python work overlaps it)."""
         report = self.report
         jobs = [self._job(side) for side in SIDES]
         missing = [j for j in jobs if (report, j) not in self.drawings]
-        if len(missing) == 2:  # lay both out at once
-            futures = [executor().submit(make_drawing, report, *j) for j in missing]
+        futures = [executor().submit(make_drawing, report, *j) for j in missing]
+        try:
+            if meanwhile is not None:
+                meanwhile()
+        finally:
             for job, future in zip(missing, futures):
                 self.drawings.put(report, job, future.result())
         for side, info in zip(SIDES, (self.before_info, self.after_info)):

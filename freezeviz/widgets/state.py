@@ -120,6 +120,10 @@ def ref():
     return ref()
 
 
+class _Unset:
+    """No key was passed."""
+
+
 class FreezeState:
     """The module (or TorchScript file) under inspection and the reports made from it."""
 
@@ -150,14 +154,23 @@ class FreezeState:
             return None
         return state, inputs
 
-    def freeze(self, names: list[str]):
-        """The report for ``preserved_attrs=names`` of the module as it is now (cached)."""
+    def lookup(self, names: list[str]) -> tuple[Hashable | None, Any]:
+        """(key, cached report or None) for ``preserved_attrs=names`` of the module as it is
+        now; pass the key on to :meth:`freeze` so that the module is read once."""
         state = self.content_key()
         key = None if state is None else (state, tuple(sorted(names)))
         report = self._reports.get(key) if key is not None else None
         if report is not None:
             self._reports.move_to_end(key)
-            return report
+        return key, report
+
+    def freeze(self, names: list[str], key: Hashable | None | type[_Unset] = _Unset):
+        """The report for ``preserved_attrs=names`` of the module as it is now (cached).
+        ``key``: what :meth:`lookup` returned for these names just before (it missed)."""
+        if key is _Unset:
+            key, report = self.lookup(names)
+            if report is not None:
+                return report
         import freezeviz
 
         report = freezeviz.freeze(self.module, names, self.optimize_numerics,
@@ -167,6 +180,11 @@ class FreezeState:
             while len(self._reports) > max(1, self.cache_size):
                 self._reports.popitem(last=False)
         return report
+
+    def cached_sets(self) -> list[list[str]]:
+        """The preserved sets that have a cached report (switching to one freezes nothing,
+        unless the module changed since)."""
+        return [list(names) for names in dict.fromkeys(names for _, names in self._reports)]
 
     def __len__(self) -> int:
         return len(self._reports)

@@ -9,6 +9,7 @@ from freezeviz.data.fates import Fate
 from freezeviz.widgets.details import details_html
 from freezeviz.widgets.graphview import AttributeTable
 from freezeviz.widgets.html import fate_colors
+from freezeviz.widgets.parts import box, html
 from freezeviz.widgets.state import PerReport
 
 
@@ -38,9 +39,9 @@ class AttributePanel(W.HBox):
     def __init__(self, cache_size: int = 8):
         self.table = AttributeTable(fate_colors={k: [v[0], v[1], Fate(k).label]
                                                  for k, v in fate_colors().items()})
-        table_box = W.VBox([self.table])
+        table_box = box([self.table])
         table_box.add_class("fv-at-box")
-        self.details = W.HTML(details_html(None, None))
+        self.details = html(details_html(None, None))
         self.details.add_class("fv-details")
         # a folded attribute: one click puts the pass that folded it beside the stage before it
         self.pass_button = W.Button(layout=W.Layout(display="none", width="auto"))
@@ -48,7 +49,7 @@ class AttributePanel(W.HBox):
         self.on_show_pass = None  # set by the inspector: called with the pass stage's name
         self.pass_button.on_click(lambda _: self.on_show_pass and self.on_show_pass(
             self.pass_button.tooltip))
-        details_box = W.VBox([self.details, self.pass_button])
+        details_box = box([self.details, self.pass_button])
         details_box.add_class("fv-details-box")
         super().__init__([table_box, details_box], layout=W.Layout(width="100%"))
         self.add_class("fv-lower")
@@ -58,7 +59,7 @@ class AttributePanel(W.HBox):
         """Fill the table from ``report`` (rows cached per report)."""
         rows = self._rows.get(report, "rows", lambda: attribute_rows(report))
         with self.table.hold_sync():
-            self.table.rows = rows
+            self.table.show_rows(rows)
             self.table.methods = method_rows(report)
             self.table.preserved = list(report.preserved_attrs)
 
