@@ -12,7 +12,8 @@ memory and caches are never shared; every ratio divides by the raw ``torch.jit.s
 written by ``report_<model>`` are then opened in headless Chromium (``chromium.py``), and
 ``benchmarks/browser.py``, where it exists, times the inspector in JupyterLab.
 pyperf's own results go to benchmarks/results/pyperf.json (``python -m pyperf compare_to``
-compares two such files); the table is printed and written to benchmarks/results/latest.json.
+compares two such files); the table is printed and written to benchmarks/results/latest.json
+(and, as the README's Markdown table, to latest.md).
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def main() -> int:
               "wall_s": time.perf_counter() - started}
     with open(os.path.join(RESULTS, "latest.json"), "w") as f:
         json.dump(result, f, indent=2)
+    with open(os.path.join(RESULTS, "latest.md"), "w") as f:
+        f.write(table.markdown_table(rows) + "\n")
     print(table.format_table(rows, values, processes, result["date"]))
     print(f"\n{result['wall_s'] / 60:.1f} min; results in "
           f"{os.path.relpath(os.path.join(RESULTS, 'latest.json'))}")

@@ -168,3 +168,15 @@ def format_table(table: list[dict], values: dict, processes: dict, date: str) ->
     if memory:
         lines.append("  raw peak memory growth: " + ", ".join(memory))
     return "\n".join(lines)
+
+
+def markdown_table(table: list[dict]) -> str:
+    """The rows as the README's Markdown table: measure, value, target, met."""
+    lines = ["| measure | measured | target | met |", "|---|---|---|---|"]
+    for r in table:
+        unit = "" if r["unit"] in ("", "x") else f" {r['unit']}".replace("x raw", "× raw") \
+            .replace("x compile", "× compile")
+        target = "" if r["target"] is None else f"≤ {_fmt(r['target'])}"
+        met = "" if r["ok"] is None else ("yes" if r["ok"] else "**no**")
+        lines.append(f"| {r['measure']} | {_fmt(r['value'])}{unit} | {target} | {met} |")
+    return "\n".join(lines)
