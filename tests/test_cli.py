@@ -160,6 +160,35 @@ def test_report_from_a_file_with_inputs(models, tmp_path):
     assert f"freezeviz: drawing {len(want.stages)} stages (" in stderr, stderr
 
 
+def _views_held(page: str) -> int:
+    """How many opened module views a report holds for opening boxes without a kernel."""
+    data = re.search(r'<script type="application/json" id="fv-data">(.*?)</script>', page, re.S)
+    return sum(len(side["views"]) for side in json.loads(data.group(1))["expand"].values())
+
+
+def test_report_detail_trades_size_for_views(tmp_path):
+    from freezeviz.examples import resnet_tiny
+    from freezeviz.render.drawings import EXPANSIONS
+    from freezeviz.render.html import render_html
+
+    model = "freezeviz.examples:resnet_tiny"
+    out = {n: tmp_path / f"detail-{n}.html" for n in ("0", "2", "default")}
+    procs = run_all(("report", model, "-q", "-o", out["0"], "--detail", "0"),
+                    ("report", model, "-q", "-o", out["2"], "--detail", "2"),
+                    ("report", model, "-q", "-o", out["default"]),
+                    ("report", model, "--detail", "-1"), ("report", "--help"))
+    for proc in procs[:3]:
+        assert proc.returncode == 0, proc.stderr
+    pages = {n: path.read_text(encoding="utf-8") for n, path in out.items()}
+    library = render_html(freezeviz.freeze(resnet_tiny()), detail=2)
+    assert _views_held(pages["0"]) == 0
+    assert _views_held(pages["2"]) == _views_held(library) == 2
+    assert 2 < _views_held(pages["default"]) <= EXPANSIONS
+    assert len(pages["0"]) < len(pages["2"]) < len(pages["default"])
+    assert_error(procs[3], 2, "--detail", "0 or more")
+    assert "--detail N" in procs[4].stdout and "kernel" in procs[4].stdout
+
+
 def test_report_from_a_factory(tmp_path):
     out = tmp_path / "cbr.html"
     proc = run("report", "freezeviz.examples:conv_bn_relu", "-o", out,

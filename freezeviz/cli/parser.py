@@ -7,6 +7,7 @@ import re
 
 from freezeviz.cli import checks, show
 from freezeviz.cli.io import PROG
+from freezeviz.render.drawings import EXPANSIONS
 
 _SHAPE_RE = re.compile(r"^\d+(?:[x×*]\d+)*$")
 
@@ -43,6 +44,12 @@ def _shapes(text: str) -> list[tuple[int, ...]]:
             raise argparse.ArgumentTypeError(f"{p!r} has {numel:,} elements; that is too many")
         shapes.append(dims)
     return shapes
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count; give a whole number, 0 or more")
+    return int(text)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -116,8 +123,9 @@ def _report_parser(sub, common) -> None:
         help="write a self-contained HTML report (graphs of every stage, attributes, code)",
         description="Freeze MODEL and write one HTML file that works offline: before/after "
                     "graphs of every stage with a stage picker, pan and zoom; every attribute's "
-                    "fate and why; alias analysis; the frozen code; numerics when --inputs is "
-                    "given; warnings; the equivalent torch.jit.freeze call.",
+                    "fate and why; alias analysis (torchscript); the frozen code; numerics when "
+                    "--inputs is given; warnings; the equivalent torch.jit.freeze (or "
+                    "torch.compile) call.",
         epilog="examples:\n"
                "  freezeviz report model.pt                       # writes report.html\n"
                "  freezeviz report model.pt -o out/model.html --preserve version\n"
@@ -130,6 +138,11 @@ def _report_parser(sub, common) -> None:
                         "freezeviz report")
     _inputs_arg(p, "the report then compares each stage's output with the original module's")
     _backend_arg(p)
+    p.add_argument("--detail", metavar="N", type=_count, default=None,
+                   help="how many module boxes the report holds drawn open, so they open "
+                        "in the file alone, without a Python kernel (default: "
+                        f"{EXPANSIONS}). More makes a bigger file; 0 the smallest, where no "
+                        "box opens (the notebook inspector opens any)")
     p.set_defaults(func=show.cmd_report)
 
 

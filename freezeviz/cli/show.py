@@ -17,7 +17,7 @@ def cmd_report(args, progress: Progress) -> int:
                          what="report", default_name="report.html")
     report = freeze_from_args(args, progress)
     warn_all(report, progress)
-    text = render_html(report, progress=progress)
+    text = render_html(report, progress=progress, detail=args.detail)
     write_output(path, text)
     progress(f"done in {time.perf_counter() - progress.t0:.1f} s")
     size = size_text(len(text.encode("utf-8", "replace")))

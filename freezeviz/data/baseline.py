@@ -31,7 +31,7 @@ __all__ = ["ABSENT", "BaselineError", "FateChange", "FateChanges", "FORMAT", "SC
            "fates_document", "read_fates", "to_json", "validate"]
 
 FORMAT = 1
-SCHEMA = Path(__file__).resolve().parent / "schemas" / "fates-1.schema.json"
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "fates-1.schema.json"
 BACKENDS = ("torchscript", "inductor")
 ABSENT = "absent"  # the "fate" of an attribute that one side does not have
 FATES = tuple(f.value for f in Fate)

@@ -12,6 +12,7 @@ class Fate(str, Enum):
     FOLDED = "folded"
     PRESERVED_REQUESTED = "preserved_requested"
     PRESERVED_MUTATED = "preserved_mutated"
+    PRESERVED_ALIASED = "preserved_aliased"
     REMOVED_UNUSED = "removed_unused"
     KEPT_SUBMODULE = "kept_submodule"
 
@@ -25,7 +26,8 @@ class Fate(str, Enum):
     @property
     def survives(self) -> bool:
         """Does the frozen module still hold an attribute with this fate?"""
-        return self in (Fate.PRESERVED_REQUESTED, Fate.PRESERVED_MUTATED, Fate.KEPT_SUBMODULE)
+        return self in (Fate.PRESERVED_REQUESTED, Fate.PRESERVED_MUTATED, Fate.PRESERVED_ALIASED,
+                        Fate.KEPT_SUBMODULE)
 
 
 FATE_LABELS = {
@@ -33,6 +35,7 @@ FATE_LABELS = {
     Fate.FOLDED: "inlined, then folded away",
     Fate.PRESERVED_REQUESTED: "kept: you asked",
     Fate.PRESERVED_MUTATED: "kept: written",
+    Fate.PRESERVED_ALIASED: "kept: an output aliases it",
     Fate.REMOVED_UNUSED: "removed: unused",
     Fate.KEPT_SUBMODULE: "kept submodule",
 }

@@ -116,6 +116,7 @@ torch._dynamo.reset()
 with torch.no_grad(), config.patch(freezing=True):
     compiled = torch.compile(model)
     out = compiled(*example_inputs)"""
+FREEZERS = {"torchscript": "torch.jit.freeze", "inductor": "torch.compile's freezing (Inductor)"}
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,11 @@ class FreezeReport:
                        f"{did_you_mean(path, names)}")
 
     @property
+    def freezer(self) -> str:
+        """The freezer that made this report, as the words name it (``torch.jit.freeze``)."""
+        return FREEZERS.get(self.backend, self.backend)
+
+    @property
     def fates(self) -> dict[str, Fate]:
         return {a.path: a.fate for a in self.attributes}
 
@@ -241,6 +247,12 @@ class FreezeReport:
 
     def _explain_method(self, m: MethodInfo) -> str:
         head = f"self.{m.name}() (method): "
+        if self.backend == "inductor":
+            # torch.compile traces what it calls, so only forward reaches the freezer
+            return (head + f"compiled\n\ntorch.compile compiles {m.name}() (the method it is "
+                    "called on): Dynamo traces it and, with freezing on, Inductor makes the "
+                    "parameters and buffers it only reads constants of the frozen graph. Its "
+                    f"stages: report.stages_of({m.name!r}).")
         if m.kept:
             why = ("torch.jit.freeze always keeps forward" if m.name == "forward"
                    else "You named it in preserved_attrs")
@@ -260,7 +272,9 @@ class FreezeReport:
             counts[a.fate.value] = counts.get(a.fate.value, 0) + 1
         parts = ", ".join(f"{n} {Fate(k).label}" for k, n in counts.items())
         changed = [s.label for s in self.changed_stages()]
-        return (f"{self.module_name}: {len(self.attributes)} attributes ({parts}); "
+        # TorchScript's freezer is the default one; any other is named up front
+        by = f" under {self.freezer}" if self.backend != "torchscript" else ""
+        return (f"{self.module_name}{by}: {len(self.attributes)} attributes ({parts}); "
                 f"stages that changed the graph: {', '.join(changed) or 'none'}")
 
     def repro(self) -> str:

@@ -20,6 +20,7 @@ EXPAND, COLLAPSE = "\u2295", "\u2296"  # ⊕ on a closed box, ⊖ on an opened o
 CHECK_PREFIX = "if:"  # an expanded-set entry naming a check (its node key follows)
 FATE_WORDS = {Fate.INLINED: "inlined", Fate.FOLDED: "folded",
               Fate.PRESERVED_REQUESTED: "kept (asked)", Fate.PRESERVED_MUTATED: "kept (written)",
+              Fate.PRESERVED_ALIASED: "kept (aliased)",
               Fate.REMOVED_UNUSED: "removed", Fate.KEPT_SUBMODULE: "kept module"}
 
 

@@ -32,6 +32,7 @@ from freezeviz.data.report import duration_text
 from freezeviz.render import styles as S
 from freezeviz.render.drawings import Drawings as _Drawings
 from freezeviz.render.drawings import stage_description
+from freezeviz.render import words as W
 from freezeviz.render.fragments import (
     alias_table,
     chip,
@@ -273,7 +274,7 @@ def _attributes_section(report) -> str:
              '<th>type</th><th>fate</th><th>why</th></tr></thead>'
              f'<tbody>{"".join(rows)}</tbody></table></div>')
     methods = ""
-    if report.methods:
+    if W.shows_methods(report):
         items = []
         for m in report.methods:
             state = ("kept" if m.kept else "removed") + (", preserved" if m.preserved else "")
@@ -281,14 +282,16 @@ def _attributes_section(report) -> str:
         methods = '<p class="fv-note">Methods: ' + " \u00b7 ".join(items) + "</p>"
     log = ""
     if report.log:
-        log = ('<details class="fv-block"><summary>The freezer\'s own log (JIT_LOG of '
-               f'freeze_module, {len(report.log):,} lines)</summary>'
+        log = (f'<details class="fv-block"><summary>{esc(W.phrase(report, "log", n=f"{len(report.log):,}"))}'
+               '</summary>'
                f'{_pre(chr(10).join(report.log), light=True)}</details>')
     return _section("attributes", "Attributes", bar + _lazy(table) + methods + log,
                     sub=f"{len(report.attributes)} attributes and submodules")
 
 
 def _alias_section(report) -> str:
+    if not W.has_alias_analysis(report):
+        return ""
     if not report.alias:
         return _section("alias", "Alias analysis",
                         '<p class="fv-empty-note">No alias analysis was recorded.</p>')
@@ -327,9 +330,9 @@ def _code_section(report) -> str:
         parts.append(f'<h3 class="mono">{esc(m)}() after {esc(final.name)}</h3>'
                      f"{_lazy(_pre(final.code or '(no code)'))}")
         if first is not final and first.code:
-            parts.append(f'<details class="fv-block"><summary>{esc(m)}() as scripted, before '
-                         f"freezing</summary>{_lazy(_pre(first.code))}</details>")
-    return _section("code", "Code", "".join(parts), sub="what the frozen module runs")
+            parts.append(f'<details class="fv-block"><summary>{esc(W.phrase(report, "before", m=m))}'
+                         f"</summary>{_lazy(_pre(first.code))}</details>")
+    return _section("code", "Code", "".join(parts), sub=W.phrase(report, "code_sub"))
 
 
 def _changes_section(report) -> str:
@@ -355,10 +358,7 @@ def _changes_section(report) -> str:
 def _header(report, d: _Drawings) -> str:
     from freezeviz import __version__
 
-    opts = [f"preserved_attrs=<b>{esc(list(report.preserved_attrs))}</b>",
-            f"optimize_numerics=<b>{report.optimize_numerics}</b>"]
-    if report.optimize_for_inference:
-        opts.append("optimize_for_inference=<b>True</b>")
+    opts = W.option_chips(report)
     if report.seconds:
         opts.append(f"froze in <b>{duration_text(report.seconds)}</b>")
     torch = sys.modules.get("torch")
@@ -366,7 +366,9 @@ def _header(report, d: _Drawings) -> str:
         opts.append(f"torch <b>{esc(torch.__version__)}</b>")
     opts.append(f"freezeviz <b>{esc(__version__)}</b>")
     nav = [("graphs", "Graphs", len(report.stages)), ("stages", "Stages", None),
-           ("attributes", "Attributes", len(report.attributes)), ("alias", "Alias analysis", None)]
+           ("attributes", "Attributes", len(report.attributes))]
+    if W.has_alias_analysis(report):
+        nav.append(("alias", "Alias analysis", None))
     if report.numerics:
         nav.append(("numerics", "Numerics", None))
     nav.append(("code", "Code", None))
@@ -378,7 +380,7 @@ def _header(report, d: _Drawings) -> str:
     links = "".join(f'<a href="#{k}">{t}'
                     f'{f"<span class=fv-count>{n}</span>" if n is not None else ""}</a>'
                     for k, t, n in nav)
-    return f"""<header class="fv-top"><div class="fv-brand">freezeviz \u00b7 what torch.jit.freeze did</div>
+    return f"""<header class="fv-top"><div class="fv-brand">freezeviz \u00b7 {esc(W.brand(report))}</div>
 <h1>{esc(report.module_name)}</h1>
 <p class="fv-summary">{esc(report.summary())}</p>
 <div class="fv-opts">{"".join(f'<span class="fv-opt">{o}</span>' for o in opts)}</div>
@@ -445,7 +447,7 @@ def render_html(report, *, progress: Callable[[str], None] | None = None,
 <main>
 {body}
 </main>
-<footer>Made by freezeviz from torch.jit.freeze run stage by stage; drawings laid out by Graphviz in
+<footer>{esc(W.phrase(report, "footer"))}; drawings laid out by Graphviz in
 {seconds:.1f} s. This file loads nothing from the network.</footer>
 <div id="fv-templates" hidden>
 {templates}

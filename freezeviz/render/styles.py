@@ -59,7 +59,7 @@ NODE_STYLES: dict[str, dict[str, str]] = {
 }
 
 # The colour language, in two palettes that share no hue: fates (blue, sky, orange,
-# vermillion, grey, yellow; after Okabe and Ito) and changes (green = added, purple dashed =
+# vermillion, brown, grey, yellow; after Okabe and Ito) and changes (green = added, purple dashed =
 # removed), plus one search colour (magenta). Border colours stay apart under deuteranopia
 # (tests/web/test_colours.py); fills are tints of them.
 SEARCH_COLOR = "#c026d3"
@@ -85,6 +85,7 @@ FATE_COLORS: dict[Fate, tuple[str, str]] = {
     Fate.FOLDED: ("#ddeffa", "#56b4e9"),
     Fate.PRESERVED_REQUESTED: ("#fbe8bf", "#e69f00"),
     Fate.PRESERVED_MUTATED: ("#f8d3bd", "#d55e00"),
+    Fate.PRESERVED_ALIASED: ("#ecdcc8", "#8b5a2b"),
     Fate.REMOVED_UNUSED: ("#f3f4f6", "#9ca3af"),
     Fate.KEPT_SUBMODULE: ("#fbf7c6", "#f0e442"),
 }

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 
 import pytest
 import torch
 
 import freezeviz
+from freezeviz.data.fates import Fate
+from freezeviz.data.baseline import SCHEMA, fates_document, to_json, validate
 from freezeviz.errors import FreezeError
 from freezeviz.examples import ConvBNReLU, resnet_tiny
 from tests.inductor import models as M
@@ -59,9 +62,7 @@ def test_fates_match_torchs_frozen_graph(name):
     final_targets = {str(n.target) for n in seen["final"].graph.find_nodes(op="get_attr")}
     for a in report.attributes:
         want = truth[a.path]
-        if want == "kept":
-            assert a.fate.value == "preserved_mutated", (a.path, a.why)
-        elif want == "gone":  # read by forward, so its value went into another constant
+        if want == "gone":  # read by forward, so its value went into another constant
             assert a.fate.value == "folded", (a.path, a.why)
             assert a.constant in final_targets, (a.path, a.constant)
         else:
@@ -102,7 +103,17 @@ def test_mutated_buffer_names_the_write_and_leaves_the_module_alone():
 
 def test_alias_is_said_apart_from_a_write():
     report = _case("output_aliases_parameter")[2]
-    assert "aliases" in report.attribute("w").why and report.attribute("b").fate.value == "inlined"
+    w = report.attribute("w")
+    assert w.fate.value == "preserved_aliased" and w.fate.survives and "aliases" in w.why
+    assert "aliases" in w.fate.label and "written" not in w.fate.label
+    assert report.attribute("b").fate.value == "inlined"
+    jsonschema = pytest.importorskip("jsonschema")
+    document = json.loads(to_json(fates_document(report)))
+    validate(document)
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.validate(document, schema)
+    assert schema["$defs"]["fate"]["enum"] == [f.value for f in Fate]
+    assert {a["path"]: a["fate"] for a in document["attributes"]}["w"] == "preserved_aliased"
 
 
 def test_global_tensor_is_an_input_not_an_attribute():
@@ -138,7 +149,7 @@ def test_training_mode_keeps_running_stats_and_leaves_random_state_alone():
     work, seen, _ = torch_frozen(model, (IMG.expand(2, -1, -1, -1),))
     truth = truth_fates(work, seen)
     for path in ("bn.running_mean", "bn.running_var", "bn.num_batches_tracked"):
-        assert truth[path] == "kept" and report.attribute(path).fate.value == "preserved_mutated"
+        assert truth[path] == report.attribute(path).fate.value == "preserved_mutated"
     assert any("training mode" in w for w in report.warnings)
     # dropout draws random numbers differently in each stage: no stage is blamed for it
     assert not any("first move" in w for w in report.warnings)
@@ -186,7 +197,7 @@ def test_other_torch_falls_back_to_public_stages(monkeypatch):
     work, seen, _ = torch_frozen(model, (X4,))
     truth = truth_fates(work, seen)
     fates = report.fates
-    assert fates["count"].value == "preserved_mutated" and truth["count"] == "kept"
+    assert fates["count"].value == truth["count"] == "preserved_mutated"
     assert fates["fc.bias"].value == "inlined" and truth["fc.bias"] == "inlined"
 
 

@@ -12,9 +12,6 @@ from freezeviz.data.fates import Fate
 from freezeviz.data.report import AttributeInfo, Evidence
 from freezeviz.engine.inductor.recorder import Recorder
 
-# Kept because an output aliases it: the vocabulary has no fate of its own for it yet
-ALIASED = Fate.PRESERVED_MUTATED
-
 
 def decide_fates(model, comp) -> list[AttributeInfo]:
     rec: Recorder = comp.rec
@@ -65,7 +62,7 @@ def _kept(rec: Recorder, path: str, index: int):
         return (Fate.PRESERVED_MUTATED, f"forward writes it in place ({ops}), so "
                 "replace_params_with_constants kept it as a graph input instead of a constant; "
                 "the write stays in the graph as copy_.", tuple(writers), None, None)
-    return (ALIASED, "an output of forward aliases it (returns it or a view of it), so "
+    return (Fate.PRESERVED_ALIASED, "an output of forward aliases it (returns it or a view of it), so "
             "replace_params_with_constants kept it as a graph input: a constant cannot be "
             "handed back as the caller's tensor. It is not written.", (), None, None)
 
