@@ -7,7 +7,8 @@ The engine (``freezeviz.engine.torchscript.extract``) builds them from ``torch._
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 # ipykernel compiles each notebook cell as /tmp/ipykernel_<pid>/<hash>.py; plain IPython
@@ -186,6 +187,51 @@ class GraphSnapshot:
             object.__setattr__(self, key, value)
 
 
+class DeferredText:
+    """Text made by ``make()`` the first time it is read, then kept (``make`` is let go).
+
+    torch prints a big graph's code in time that grows faster than the graph (its printer's
+    naming of temporaries), and most code is never read: the engine hands a Stage one of these
+    instead of the text. Equal reads give equal text; a pickle or a copy holds the text alone."""
+
+    __slots__ = ("_make", "_text", "_lock")
+
+    def __init__(self, make: Callable[[], str]):
+        self._make: Callable[[], str] | None = make
+        self._text = ""
+        self._lock = threading.Lock()
+
+    @property
+    def text(self) -> str:
+        if self._make is not None:
+            with self._lock:
+                if self._make is not None:
+                    self._text = self._make()
+                    self._make = None
+        return self._text
+
+    def __reduce__(self):
+        return str, (self.text,)
+
+
+class _CodeField:
+    """``Stage.code``: a dataclass field whose value may be a DeferredText, read as its text."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self._slot = "_" + name
+        self._name = name
+
+    def __get__(self, obj, owner=None) -> str:
+        if obj is None:
+            raise AttributeError(self._name)  # the field has no default
+        state = obj.__dict__
+        value = state[self._slot] if self._slot in state else state.get(self._name, "")
+        return value.text if isinstance(value, DeferredText) else value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self._slot] = value
+
+
 @dataclass(frozen=True)
 class Stage:
     """The graph of one method after one step of the freeze."""
@@ -193,7 +239,8 @@ class Stage:
     name: str  # "scripted", "inlined", "frozen", "remove_dropout", "fold_conv_bn", ...
     description: str
     graph: GraphSnapshot
-    code: str  # the TorchScript code text torch prints for this stage's graph
+    # the TorchScript code text torch prints for this stage's graph (printed when first read)
+    code: str = _CodeField()  # type: ignore[assignment]
     changed: bool
     seconds: float
     method: str = "forward"
@@ -204,3 +251,23 @@ class Stage:
     @property
     def label(self) -> str:
         return self.name if self.method == "forward" else f"{self.method}: {self.name}"
+
+    def _key(self) -> tuple:
+        return (self.name, self.description, self.graph, self.changed, self.seconds,
+                self.method, self.pass_name, self.iteration)
+
+    # The code is compared last, and only when all else is equal: finding a stage in a list
+    # must not print the code of every stage before it.
+    def __eq__(self, other) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self is other or (self._key() == other._key() and self.code == other.code)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def code_source(self) -> str | DeferredText:
+        """The code as held: text, or a DeferredText not read yet (stages that show the same
+        graph share one, so that it is printed once)."""
+        state = self.__dict__
+        return state["_code"] if "_code" in state else state.get("code", "")

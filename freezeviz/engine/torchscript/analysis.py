@@ -60,7 +60,9 @@ def attribute_paths(graph, root_paths: dict[str, str] | None = None,
         inputs = list(graph.inputs())
         if inputs and isinstance(inputs[0].type(), torch._C.ClassType):
             paths[inputs[0].debugName()] = ""
-    for node in nodes if nodes is not None else iter_torch_nodes(graph):
+    # findAllNodes walks in C++, in program order (a node before the nodes of its blocks),
+    # so each GetAttr chain's owner comes before its members, as in a Python walk
+    for node in nodes if nodes is not None else graph.findAllNodes("prim::GetAttr"):
         if node.kind() == "prim::GetAttr":
             owner = paths.get(node.inputsAt(0).debugName())
             if owner is not None:

@@ -131,16 +131,13 @@ class ConstantTracer:
             named |= own
             if own:
                 hosts[n.output().debugName()] = (n, set(own))
-        by_shape: dict = {}
-        for n in consts:
-            by_shape.setdefault(_shape_key(n), []).append(n)
+        equal = _EqualConstants(consts)
         candidates = []
         for path in sorted(self.folded - named):
             value = safe_get(self.cmod, path, _MISSING)
             if value is _MISSING or isinstance(value, torch._C.ScriptModule):
                 continue
-            host = next((n for n in by_shape.get(_shape_key(value), ())
-                         if n.output().uses() and _same_value(n, value)), None)
+            host = equal.first(value)
             if host is not None:
                 candidates.append((path, host))
         if candidates:
@@ -249,6 +246,57 @@ class ConstantTracer:
                 if label:
                     out.append((n.output().debugName(), label))
         return out
+
+
+class _EqualConstants:
+    """The first used constant (in graph order) equal to a value, as ``_same_value`` says.
+
+    Scalars and None are looked up in an index built once: a deep model has hundreds of
+    scalar attributes (``num_heads``, ``eps``, ``training``) and hundreds of scalar constants,
+    and comparing each attribute with each constant grew with the square of the depth."""
+
+    def __init__(self, consts: list):
+        self.by_shape: dict = {}
+        for n in consts:
+            self.by_shape.setdefault(_shape_key(n), []).append(n)
+        self._scalars: dict | None = None
+
+    def first(self, value):
+        key = _scalar_key(value)
+        if key is None:
+            return next((n for n in self.by_shape.get(_shape_key(value), ())
+                         if n.hasUses() and _same_value(n, value)), None)
+        if self._scalars is None:
+            self._scalars = {}
+            for n in self.by_shape.get("other", ()):
+                k = _constant_scalar_key(n) if n.hasUses() else None
+                if k is not None:
+                    self._scalars.setdefault(k, n)
+        return self._scalars.get(key)
+
+
+_SCALAR_TYPES = (bool, int, float, str)
+
+
+def _scalar_key(value):
+    """A key equal for values ``_equal_values`` calls equal (same type, ==), or None."""
+    if value is None:
+        return ("none",)
+    if type(value) in _SCALAR_TYPES and value == value:  # NaN equals nothing
+        return (type(value), value)
+    return None
+
+
+def _constant_scalar_key(node):
+    if not node.hasAttribute("value"):
+        return ("none",)
+    if node.kindOf("value") == "t":
+        return None
+    try:
+        value = node.output().toIValue()
+    except Exception:
+        return None
+    return _scalar_key(value) if value is not None else None
 
 
 def _use_key(use) -> tuple:

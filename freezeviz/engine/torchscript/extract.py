@@ -6,6 +6,7 @@ a snapshot keeps their shape, dtype and a short preview.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Mapping
@@ -24,7 +25,12 @@ def _dtype_text(dtype) -> str:
     return str(dtype).replace("torch.", "")
 
 
-def _value_info(value) -> ValueInfo:
+_DTYPE_NAMES = {"float": "float32", "double": "float64", "long": "int64", "int": "int32",
+                "half": "float16", "bool": "bool"}
+
+
+def _value_type(value) -> tuple[str, tuple | None, str | None]:
+    """A value's (type text, shape, dtype): ValueInfo's fields but its name."""
     ty = value.type()
     shape = dtype = None
     if isinstance(ty, torch._C.TensorType):
@@ -33,10 +39,12 @@ def _value_info(value) -> ValueInfo:
         st = ty.scalarType()
         dtype = str(st).lower() if st is not None else None
         if dtype is not None:
-            dtype = {"float": "float32", "double": "float64", "long": "int64", "int": "int32",
-                     "half": "float16", "bool": "bool"}.get(dtype, dtype)
-    return ValueInfo(value.debugName(), ty.annotation_str if hasattr(ty, "annotation_str") else str(ty),
-                     shape, dtype)
+            dtype = _DTYPE_NAMES.get(dtype, dtype)
+    return ty.annotation_str if hasattr(ty, "annotation_str") else str(ty), shape, dtype
+
+
+def _value_info(value) -> ValueInfo:
+    return ValueInfo(value.debugName(), *_value_type(value))
 
 
 def tensor_preview(t: torch.Tensor) -> str:
@@ -144,14 +152,16 @@ def snapshot_graph(
     constant_attributes: Mapping[str, tuple[str, ...]] | None = None,
     writes: Mapping[int, tuple[str, ...]] | None = None,
     module_paths: frozenset[str] | None = None,
+    parts: NodeParts | None = None,
 ) -> GraphSnapshot:
     """Copy everything a viewer needs out of ``graph``.
 
     ``constant_attributes`` maps a constant's debug name to the attribute paths it stands for;
-    ``writes`` maps the program-order index of a node to the attribute paths it writes.
+    ``writes`` maps the program-order index of a node to the attribute paths it writes;
+    ``parts``: what earlier snapshots of one freeze read from the nodes they share.
     """
     walker = _SnapshotWalker(constant_attributes or {}, writes or {},
-                             _scope_fixer(module_paths) if module_paths else None)
+                             _scope_fixer(module_paths) if module_paths else None, parts)
     inputs = list(graph.inputs())
     if inputs and isinstance(inputs[0].type(), torch._C.ClassType):
         walker.paths[inputs[0].debugName()] = ""
@@ -165,39 +175,103 @@ def snapshot_graph(
     )
 
 
+class NodeParts:
+    """What a node's snapshot holds apart from value names and positions: kind, attributes,
+    output types, module scope, source, constant value. Kept per torch node while one freeze
+    runs: the frozen-graph passes change a few nodes of a graph in place and leave the rest
+    as they were, and ``graph.copy()`` copies every node as it is, so each stage after the
+    first reads from torch only what can differ (value names, inputs, blocks)."""
+
+    def __init__(self):
+        self._parts: dict[int, tuple] = {}  # id(node) -> (node, parts); node kept alive
+        self._values: dict[int, tuple] = {}  # id(node) -> its last outputs (ValueInfo)
+
+    def get(self, node) -> tuple | None:
+        hit = self._parts.get(id(node))
+        return hit[1] if hit is not None and hit[0] is node else None
+
+    def put(self, node, parts: tuple) -> None:
+        self._parts[id(node)] = (node, parts)
+
+    def copied(self, graph, copy) -> None:
+        """``copy`` was just made by ``graph.copy()``: its nodes are copies of ``graph``'s,
+        in the same order (checked by kind)."""
+        old, new = iter_torch_nodes(graph), iter_torch_nodes(copy)
+        if len(old) != len(new):
+            return
+        for a, b in zip(old, new):
+            parts = self.get(a)
+            if parts is not None and parts[0] == b.kind():
+                self.put(b, parts)
+
+    def values(self, node, names: tuple[str, ...], types: tuple) -> tuple[ValueInfo, ...]:
+        """The node's outputs; the very objects of its last snapshot when their names are
+        the same (stages share them instead of holding equal copies)."""
+        last = self._values.get(id(node))
+        if last is not None and tuple(v.name for v in last) == names:
+            return last
+        outs = tuple(ValueInfo(n, *t) for n, t in zip(names, types))
+        if id(node) in self._parts:
+            self._values[id(node)] = outs
+        return outs
+
+    def clear(self) -> None:
+        self._parts.clear()
+        self._values.clear()
+
+
 class _SnapshotWalker:
     """One walk over a graph's nodes, in program order, blocks included."""
 
-    def __init__(self, constant_attributes: Mapping, writes: Mapping, fix_scope):
+    def __init__(self, constant_attributes: Mapping, writes: Mapping, fix_scope,
+                 parts: NodeParts | None = None):
         self.constant_attributes = constant_attributes
         self.writes = writes
         self.fix_scope = fix_scope
         self.counter = 0
         # value name -> attribute path, for GetAttr chains that start at the graph's self input
         self.paths: dict[str, str] = {}
+        self.parts = parts
 
     def walk(self, nodes, parent_scope: str = "") -> tuple[NodeInfo, ...]:
         return tuple(self.node_info(node, parent_scope) for node in nodes)
 
+    def node_parts(self, node) -> tuple:
+        """(kind, attrs, output types, scope from torch's module hierarchy, source, constant
+        value with no attributes), from what was read from this very node before if it was."""
+        parts = self.parts.get(node) if self.parts is not None else None
+        if parts is not None and parts[0] == node.kind() and len(parts[2]) == node.outputsSize():
+            return parts
+        kind = node.kind()
+        types = tuple(_value_type(node.outputsAt(i)) for i in range(node.outputsSize()))
+        constant = _constant_info(node, ()) if kind == "prim::Constant" else None
+        parts = (kind, _node_attrs(node, kind), types, self.module_scope(node),
+                 source_of(node, kind), constant)
+        if self.parts is not None:
+            self.parts.put(node, parts)
+        return parts
+
     def node_info(self, node, parent_scope: str) -> NodeInfo:
         index = self.counter
         self.counter += 1
-        kind = node.kind()
+        kind, attrs, types, module_scope, source, constant = self.node_parts(node)
         # inputsAt/outputsAt: node.inputs() is several times slower through pybind
         ins = tuple(node.inputsAt(i).debugName() for i in range(node.inputsSize()))
-        outs = tuple(_value_info(node.outputsAt(i)) for i in range(node.outputsSize()))
+        names = tuple(node.outputsAt(i).debugName() for i in range(len(types)))
+        outs = self.parts.values(node, names, types) if self.parts is not None else \
+            tuple(ValueInfo(n, *t) for n, t in zip(names, types))
         attribute = self.attribute(node, kind, ins, outs)
-        constant = None
-        if kind == "prim::Constant":
-            constant = _constant_info(node, self.constant_attributes.get(outs[0].name, ()))
-        scope = self.scope(node, kind, attribute) or parent_scope
+        if constant is not None:
+            found = self.constant_attributes.get(outs[0].name, ())
+            constant = dataclasses.replace(constant, attributes=found) if found else constant
+        scope = self.scope(kind, module_scope, attribute) or parent_scope
         blocks = ()
         if may_have_blocks(kind):
             blocks = tuple(BlockInfo(_block_inputs(b), self.walk(b.nodes(), scope),
                                      _block_outputs(b)) for b in node.blocks())
         return NodeInfo(id=f"n{index}", kind=kind, inputs=ins, outputs=outs,
-                        attrs=_node_attrs(node, kind), blocks=blocks, scope=scope,
-                        source=source_of(node, kind), constant=constant, attribute=attribute,
+                        attrs=attrs, blocks=blocks, scope=scope, source=source,
+                        constant=constant, attribute=attribute,
                         writes=self.writes.get(index, ()))
 
     def attribute(self, node, kind: str, ins, outs) -> str | None:
@@ -213,13 +287,16 @@ class _SnapshotWalker:
             self.paths[outs[0].name] = attribute
         return attribute
 
-    def scope(self, node, kind: str, attribute: str | None) -> str:
+    def module_scope(self, node) -> str:
         try:
             scope = parse_hierarchy(node.getModuleHierarchy())
             if self.fix_scope is not None:
                 scope = self.fix_scope(scope)
         except Exception:
             scope = ""
+        return scope
+
+    def scope(self, kind: str, scope: str, attribute: str | None) -> str:
         if not scope and attribute and kind == "prim::GetAttr" and "." in attribute:
             scope = attribute.rsplit(".", 1)[0]
         # torch records no module hierarchy inside If/Loop blocks: the caller inherits the

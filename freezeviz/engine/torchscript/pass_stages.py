@@ -9,7 +9,8 @@ import torch
 
 from freezeviz.data.diff import normalize_graph_text
 from freezeviz.engine.torchscript import passes as P
-from freezeviz.engine.torchscript.recorder import code_of
+from freezeviz.data.snapshot import DeferredText
+from freezeviz.engine.torchscript.recorder import code_of, deferred_code, graph_code
 
 
 def run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_numerics, rec,
@@ -33,14 +34,18 @@ def run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_num
             rec.add("optimize_frozen_graph", m, real, time.perf_counter() - t0,
                     code=code_of(frozen_c, m), constants=tracer.constants_in(real))
             continue
-        _run_pass(P.REMOVE_DROPOUT, None, frozen_c, m, real, rec, tracer)
+        # the graph after remove_dropout, kept (it shares the module's tensors): each stage's
+        # code is printed when first read, from a copy of it taken through the same passes
+        base = _run_dropout(frozen_c, m, real, rec, tracer)
         work = real.copy()
-        _run_pass(P.CONCAT_LINEAR, None, frozen_c, m, work, rec, tracer)
+        rec.copied(real, work)
+        applied: list[str] = []
+        _run_pass(P.CONCAT_LINEAR, None, frozen_c, m, work, rec, tracer, (base, applied))
         if optimize_numerics:
             for round_ in range(1, P.MAX_NUMERICS_ROUNDS + 1):
                 any_changed = False
                 for step in P.NUMERICS_LOOP:
-                    _run_pass(step, round_, frozen_c, m, work, rec, tracer)
+                    _run_pass(step, round_, frozen_c, m, work, rec, tracer, (base, applied))
                     any_changed |= rec.last_result
                 if not any_changed:
                     break
@@ -61,17 +66,51 @@ def run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_num
     return "; ".join(checks) if checks else "no frozen-graph passes ran"
 
 
-def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, rec, tracer) -> None:
-    """Run one pass on ``graph`` (or, for passes that take a module, on the frozen module)."""
+def _run_dropout(frozen_c, method, real, rec, tracer):
+    """remove_dropout on the frozen module (it only takes a module); returns a copy of
+    ``real`` as the pass left it."""
+    return _run_pass(P.REMOVE_DROPOUT, None, frozen_c, method, real, rec, tracer)
+
+
+def _run_pass(step: P.FrozenPass, iteration, frozen_c, method, graph, rec, tracer,
+              replay: tuple | None = None):
+    """Run one pass on ``graph`` (or, for passes that take a module, on the frozen module).
+    ``replay``: (the graph the passes started from, the passes run on it so far), from which
+    this stage's code is printed when first read; without it, the code of a copy of ``graph``,
+    which is returned (it is never changed)."""
     fn = getattr(torch._C, step.torch_name)
     t0 = time.perf_counter()
     result = fn(frozen_c) if step.takes_module else fn(graph)
     seconds = time.perf_counter() - t0
     name = step.name if not iteration or iteration == 1 else f"{step.name}#{iteration}"
-    rec.add(name, method, graph, seconds, constants=lambda: tracer.constants_in(graph),
-            pass_name=step.torch_name, iteration=iteration)
+    kept = None
+    if replay is None:
+        kept = graph.copy()
+        code = deferred_code(kept, method, copy=False)
+    else:
+        base, applied = replay
+        applied.append(step.torch_name)
+        code = _replayed_code(base, tuple(applied), method)
+    rec.add(name, method, graph, seconds, code=code,
+            constants=lambda: tracer.constants_in(graph), pass_name=step.torch_name,
+            iteration=iteration)
     # torch's own answer ("did I change the graph?") drives the loop, exactly as in C++
     rec.last_result = bool(result)
+    return kept
+
+
+def _replayed_code(base, passes: tuple[str, ...], method: str) -> DeferredText:
+    """The code of ``base`` after ``passes``, printed when first read: the passes run again on
+    a copy, so the folded tensors of a stage live only while its code is printed."""
+    def make() -> str:
+        graph = base.copy()
+        try:
+            for torch_name in passes:
+                getattr(torch._C, torch_name)(graph)
+        except RuntimeError:  # they ran on this graph once; as graph_code, no code over an error
+            return ""
+        return graph_code(graph, method)
+    return DeferredText(make)
 
 
 def run_optimize_for_inference(script, frozen, frozen_c, methods, preserved, preserved_methods,

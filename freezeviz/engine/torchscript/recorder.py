@@ -7,10 +7,10 @@ import torch
 
 from freezeviz.data.diff import normalize_graph_text
 from freezeviz.data.report import AliasInfo, AliasWriter
-from freezeviz.data.snapshot import SourceLoc, Stage
+from freezeviz.data.snapshot import DeferredText, SourceLoc, Stage
 from freezeviz.engine.torchscript import passes as P
 from freezeviz.engine.torchscript.analysis import attribute_paths, find_writers, fork_subgraphs
-from freezeviz.engine.torchscript.extract import snapshot_graph
+from freezeviz.engine.torchscript.extract import NodeParts, snapshot_graph
 
 
 def code_of(cmod, method: str) -> str:
@@ -29,6 +29,14 @@ def graph_code(graph, method: str) -> str:
         return ""
 
 
+def deferred_code(graph, method: str, *, copy: bool = True) -> DeferredText:
+    """The code of ``graph`` as it is now, printed when first read: torch's printer takes time
+    that grows faster than the graph, and most stages' code is never read. A copy is kept
+    unless ``graph`` is never changed again (the copy shares the graph's tensors)."""
+    kept = graph.copy() if copy else graph
+    return DeferredText(lambda: graph_code(kept, method))
+
+
 class Recorder:
     """Collects stages; snapshots a graph after each step and times the step."""
 
@@ -42,6 +50,9 @@ class Recorder:
         self.owner = None
         self._norm_cache: dict[str, str] = {}
         self.module_paths: frozenset[str] = frozenset()
+        # what snapshots read from torch nodes they share; None where passes may change
+        # nodes in place (optimize_for_inference sets value types)
+        self.parts: NodeParts | None = NodeParts()
 
     def _normalized(self, text: str) -> str:
         """normalize_graph_text, remembered: each stage's text is compared twice."""
@@ -52,29 +63,49 @@ class Recorder:
             cache[text] = normalize_graph_text(text)
         return cache[text]
 
+    def copied(self, graph, copy) -> None:
+        """``copy`` was just made from ``graph``: its snapshots may read what ``graph``'s did."""
+        if self.parts is not None:
+            self.parts.copied(graph, copy)
+
+    def done_sharing(self) -> None:
+        if self.parts is not None:
+            self.parts.clear()
+        self.parts = None
+
+    def _differs(self, a: str, b: str) -> bool:
+        """Whether two graph texts differ by more than the numbering of unnamed values.
+        Renumbering keeps every line, so texts of different line counts differ without
+        normalizing megabytes of text."""
+        if a == b:
+            return False
+        if a.count("\n") != b.count("\n"):
+            return True
+        return self._normalized(a) != self._normalized(b)
+
     def add(self, name, method, graph, seconds, *, code=None, constants=None,
             pass_name=None, iteration=None, writes=None, description=None) -> Stage:
-        """Record ``graph`` as stage ``name``. ``code``: its code text, printed from ``graph``
-        now when None (later passes change ``graph`` itself); ``constants``: the attributes
-        each constant stands for, or a function that finds them (called only when needed)."""
+        """Record ``graph`` as stage ``name``. ``code``: its code text or a DeferredText,
+        printed from ``graph`` now when None (later passes change ``graph`` itself);
+        ``constants``: the attributes each constant stands for, or a function that finds them
+        (called only when needed)."""
         text = str(graph)
         previous = next((s for s in reversed(self.stages) if s.method == method), None)
-        norm = self._normalized
-        if previous is not None and previous.name not in ("scripted",) and (
-                previous.graph.text == text or norm(previous.graph.text) == norm(text)):
+        if previous is not None and previous.name not in ("scripted",) and \
+                not self._differs(previous.graph.text, text):
             # the step left the graph as it was (graph.copy() may have renumbered unnamed
-            # values, nothing else): same snapshot, same code
-            snap, changed, code = previous.graph, False, previous.code
+            # values, nothing else): same snapshot, same code (printed once, if ever)
+            snap, changed, code = previous.graph, False, previous.code_source()
         else:
             if callable(constants):
                 constants = constants()
             snap = snapshot_graph(graph, method, constant_attributes=constants, writes=writes,
-                                  module_paths=self.module_paths)
+                                  module_paths=self.module_paths, parts=self.parts)
             if code is None:
                 code = graph_code(graph, method)
             # one definition everywhere: the graph differs from the previous stage of this
             # method; a method's first stage (`scripted`) is the starting point, not a change
-            changed = previous is not None and norm(previous.graph.text) != norm(text)
+            changed = previous is not None and self._differs(previous.graph.text, text)
         stage = Stage(name, description or _description(name, iteration), snap, code, changed,
                       seconds, method, pass_name, iteration)
         self.stages.append(stage)

@@ -22,7 +22,7 @@ from freezeviz.engine.torchscript.jitlog import capture_jit_log, parse_freeze_lo
 from freezeviz.engine.torchscript.load import check_not_frozen, eval_mode, validate_preserved
 from freezeviz.engine.torchscript.numerics import compute_numerics
 from freezeviz.engine.torchscript.pass_stages import run_frozen_passes, run_optimize_for_inference
-from freezeviz.engine.torchscript.recorder import Recorder, analyse_writes, code_of, graph_code
+from freezeviz.engine.torchscript.recorder import Recorder, analyse_writes, code_of, deferred_code
 from freezeviz.engine.torchscript.stories import class_constants
 from freezeviz.errors import FreezeError, explain_torch_freeze_error
 
@@ -85,8 +85,9 @@ def _scripted_and_inlined(cmod, methods: list[str], rec: Recorder):
         writes, evidence = analyse_writes(gi, m, rec, value_paths)
         evidence_all += evidence
         inlined_graphs[m] = gi
-        rec.add("inlined", m, gi, time.perf_counter() - t0, code=graph_code(gi, m),
-                writes=writes)
+        # gi is only read from here on: its code can be printed from it when first read
+        rec.add("inlined", m, gi, time.perf_counter() - t0,
+                code=deferred_code(gi, m, copy=False), writes=writes)
     return inlined_graphs, evidence_all, value_paths
 
 
@@ -123,10 +124,11 @@ def run_freeze(req: Request, warns: list[str]) -> dict:
         g = frozen_c._get_method(m).graph
         writes, _ = analyse_writes(g, m, None)
         rec.add("frozen", m, g, t_freeze if m == methods[0] else 0.0,
-                constants=tracer.constants_in(g), writes=writes)
+                code=deferred_code(g, m), constants=tracer.constants_in(g), writes=writes)
 
     passes_check = run_frozen_passes(frozen, frozen_c, methods, preserved_methods,
                                      req.optimize_numerics, rec, tracer, warns)
+    rec.done_sharing()  # optimize_for_inference's passes change value types in place
     rewrites: dict = {}
     if req.optimize_for_inference:
         frozen, rewrites = run_optimize_for_inference(
