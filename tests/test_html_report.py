@@ -280,12 +280,19 @@ def test_screenshot_for_the_docs(browser, tmp_path, screenshot_path):
 _DIFF_MARKED = ".fv-canvas :is(g.fv-added, g.fv-removed, g.fvx-added, g.fvx-removed)"
 
 
-def _legend_rows(page) -> dict[str, bool]:
-    """Each legend row's words -> whether it is shown."""
+def _legend_rows(page) -> dict[str, float]:
+    """The shown legend's rows: words -> the row's height on the page."""
     return page.evaluate("""() => Object.fromEntries(Array.from(document.querySelectorAll(
-        '.fv-legend-body g.fv-legend-text')).map(g => [Array.from(g.querySelectorAll('text'),
-        t => t.textContent).join(' ').trim(),
-        getComputedStyle(g).display !== 'none']))""")
+        '.fv-legend-body g.fv-legend-text')).filter(g => g.getClientRects().length)
+        .map(g => [Array.from(g.querySelectorAll('text'), t => t.textContent).join(' ').trim(),
+                   g.getBoundingClientRect().top]))""")
+
+
+def _even_rows(rows: dict[str, float]) -> bool:
+    """No gap in the legend: consecutive rows are about as far apart as the others."""
+    tops = sorted(rows.values())
+    steps = sorted(b - a for a, b in zip(tops, tops[1:]))
+    return steps[-1] <= 1.6 * steps[len(steps) // 2]
 
 
 @pytest.mark.browser
@@ -305,18 +312,19 @@ def test_colour_by_fate_or_by_change(browser, tmp_path):
                     str(names.index(name)))
         marked = page.locator(_DIFF_MARKED).count()
         assert marked >= 1, pair
-        rows = _legend_rows(page)
-        assert diff_words <= set(rows) and all(rows.values())
+        by_change = _legend_rows(page)
+        assert diff_words <= set(by_change)
         fate_ids = _shown(page, "after")["ids"]
         page.locator("#fv-colour-fate").check()
         assert page.locator(_DIFF_MARKED).count() == 0
         rows = _legend_rows(page)
-        assert not any(shown for words, shown in rows.items() if words in diff_words)
-        assert sum(rows.values()) == len(rows) - 2  # every other row stays
+        assert not diff_words & set(rows)
+        assert set(rows) == set(by_change) - diff_words  # every other row stays
+        assert _even_rows(rows), rows  # and closes up: no gap where the diff rows were
         assert "fate" in page.locator(".fv-diffcount").text_content()
         page.locator("#fv-colour-change").check()
         assert page.locator(_DIFF_MARKED).count() == marked
-        assert all(_legend_rows(page).values())
+        assert set(_legend_rows(page)) == set(by_change)
         assert _shown(page, "after")["ids"] == fate_ids
     page.close()
     assert not problems, problems

@@ -116,14 +116,10 @@ def _generated_css() -> str:
 
 
 def _legend_by_fate_css() -> str:
-    """Coloured by fate, the panes show no diff marks: the legend's diff rows (the sample and
-    its words) are hidden with them."""
-    rows = [i for i, (_, mods, _, _) in enumerate(S.LEGEND_ENTRIES)
-            if {"added", "removed"} & set(mods)]
-    sel = [f".fv-by-fate .fv-legend-body g.node.{S.CLS_ADDED}",
-           f".fv-by-fate .fv-legend-body g.node.{S.CLS_REMOVED}",
-           *(f".fv-by-fate .fv-legend-body #fv_legend_text_{i}" for i in rows)]
-    return f"{', '.join(sel)} {{ display: none; }}"
+    """Coloured by fate, the panes show no diff marks: the legend without the diff rows is
+    shown instead of the whole one (hiding rows would leave their space)."""
+    return (".fv-legend-fate { display: none; } .fv-by-fate .fv-legend-fate { display: block; }"
+            " .fv-by-fate .fv-legend-change { display: none; }")
 
 
 def _section(ident: str, title: str, body: str, sub: str = "", cls: str = "") -> str:
@@ -180,7 +176,8 @@ def _graphs_section(d: _Drawings, report) -> str:
     from freezeviz.render import legend
 
     try:
-        legend_svg = inline_svg(legend().svg)
+        legend_svg = (f'<div class="fv-legend-change">{inline_svg(legend().svg)}</div>'
+                      f'<div class="fv-legend-fate">{inline_svg(legend(diff=False).svg)}</div>')
     except Exception as exc:  # noqa: BLE001
         legend_svg = placeholder_svg(f"no legend: {exc}")
     errors = "".join(f"<li>{esc(e)}</li>" for e in dict.fromkeys(d.errors))

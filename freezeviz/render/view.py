@@ -297,27 +297,30 @@ def _choose_depth(plan: Plan, snapshot: GraphSnapshot, collapse: int | None,
                           + "; pass collapse=None, node_budget=None for the full drawing")
 
 
-def legend(*, fates: bool = True) -> GraphView:
-    """A small drawing of the visual language: one sample per kind of node, then the fates."""
+def legend(*, fates: bool = True, diff: bool = True) -> GraphView:
+    """A small drawing of the visual language: one sample per kind of node, then the fates.
+    ``diff=False`` leaves out the diff colours (what panes coloured by fate show)."""
     rows: list[tuple[dict[str, str], str]] = []
-    for i, (cat, mods, label, text) in enumerate(S.LEGEND_ENTRIES):
+    entries = [e for e in S.LEGEND_ENTRIES if diff or not {"added", "removed"} & set(e[1])]
+    tag = "legend" if diff else "legend-fate"  # ids stay unique with both on one page
+    for i, (cat, mods, label, text) in enumerate(entries):
         if cat in S.LEGEND_CLUSTERS:  # a cluster's look, on a node
             attrs, classes = dict(S.LEGEND_CLUSTERS[cat], shape="box"), [f"fv-{cat}"]
         else:
             attrs, classes = S.node_style(cat, mods)
-        attrs.update({"label": label, "class": " ".join(classes), "id": svg_id(f"legend:{i}")})
+        attrs.update({"label": label, "class": " ".join(classes), "id": svg_id(f"{tag}:{i}")})
         attrs.update({"width": "0.12", "height": "0.12"} if cat == "join" else {})
         rows.append((attrs, text))
     for fate, text in S.LEGEND_FATES if fates else ():
         attrs, classes = S.node_style("attr", (), S.fate_style(fate))
-        attrs.update({"label": f"self.{fate.value}", "id": svg_id(f"legend:{fate.value}"),
+        attrs.update({"label": f"self.{fate.value}", "id": svg_id(f"{tag}:{fate.value}"),
                       "class": " ".join([*classes, S.fate_class(fate)])})
         rows.append((attrs, f"attribute fate: {text}"))
     lines = ["digraph legend {", f"graph [{attrs_text(dict(S.GRAPH_ATTRS, rankdir='LR'))}]",
              f"node [{attrs_text(S.NODE_ATTRS)}]", f"edge [{attrs_text(S.EDGE_ATTRS)}]"]
     for i, (attrs, text) in enumerate(rows):
-        note = {"shape": "plaintext", "width": "3.6", "class": "fv-legend-text",
-                "id": f"fv_legend_text_{i}"}
+        note = {"shape": "plaintext", "width": "5.4", "class": "fv-legend-text",
+                "id": f"fv_{tag.replace('-', '_')}_text_{i}"}
         lines += [f"s{i} [{attrs_text(attrs)}]",  # "\l": left-justified, then padded
                   f"t{i} [{attrs_text(note)}, label={quote(text)[:-1]}\\l\"]",
                   f"s{i} -> t{i} [style=invis]"]
