@@ -13,7 +13,12 @@ first view
 new set
     from ticking a "keep" box (a preserved set not frozen before) until it is settled again;
 seen set
-    from unticking it (back to a set shown before) until it is settled again.
+    from unticking it (back to a set shown before) until it is settled again;
+expand
+    from clicking the ⊕ of ``layer3``'s box in the before pane until both panes are settled
+    with it drawn open (re-laid out; the other pane follows);
+collapse
+    from clicking the "root" breadcrumb until both panes are settled on the overview again.
 
 Settled means: the kernel is idle; both panes hold a drawing and the table its rows; the
 panes and the table show the same update of the inspector, a later one than before the click
@@ -46,7 +51,9 @@ if str(ROOT) not in sys.path:  # run as a script: the browser tests' helpers liv
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.widgets.test_browser import _start_lab, _stop_lab  # noqa: E402
 
-TARGETS = {"first_view_ratio": 2.0, "new_set_ratio": 1.5, "seen_set_ms": 150.0}
+TARGETS = {"first_view_ratio": 2.0, "new_set_ratio": 1.5, "seen_set_ms": 150.0,
+           "expand_ms": 300.0}
+EXPAND = "layer3"  # the module opened in place
 KEEP_BOXES = ("fc.weight", "fc.bias", "conv1.weight")  # one new preserved set per repetition
 LAB_READY_S = 90
 STEP_TIMEOUT_S = 180
@@ -79,7 +86,7 @@ fv_raw(fv_examples.{model})  # torch's own first-call costs are not the model's
 # `cell` is settled and shows `title`. Resolves with the milliseconds it took; for a click
 # also with how many table rows were drawn anew (the others were kept in place) and whether
 # the click waited for more clicks (the debounce) before it was sent.
-TIMED_JS = """async ({action, cell, name, title, timeoutMs}) => {
+TIMED_JS = """async ({action, cell, name, title, timeoutMs, opened}) => {
   const app = window.jupyterapp, nb = app.shell.currentWidget;
   const node = () => nb.content.widgets[cell].node;
   const kernel = () => nb.sessionContext.session && nb.sessionContext.session.kernel;
@@ -103,6 +110,10 @@ TIMED_JS = """async ({action, cell, name, title, timeoutMs}) => {
     if (shown.length < 3 || shown.some((r) => r !== shown[0]) || shown[0] <= before) return 'stale';
     const t = insp.querySelector('.fv-title');
     if (!t || !t.textContent.includes(title)) return 'title';
+    const panes = [...insp.querySelectorAll('.fv-gv')];
+    if (opened !== null && panes.some((p) => Boolean(p.querySelector('.fv-gv-stage g.fv-opened')) !== opened)) {
+      return 'expanded';
+    }
     return '';
   };
   const errors = () => [...node().querySelectorAll(
@@ -114,6 +125,20 @@ TIMED_JS = """async ({action, cell, name, title, timeoutMs}) => {
   if (action === 'run') {
     nb.content.activeCellIndex = cell;
     app.commands.execute('notebook:run-cell').then(() => { started = true; });
+  } else if (action === 'expand' || action === 'up') {
+    // the ⊕ of box `name` in the before pane (a press and release, as a mouse click), or
+    // that pane's "root" breadcrumb
+    const pane = node().querySelector('.fv-gv');
+    const target = action === 'up' ? pane.querySelector('.fv-crumbs button.fv-crumb')
+      : pane.querySelector('#' + CSS.escape(name) + ' text.fv-expander');
+    if (!target) throw new Error('nothing to click for ' + action + ' ' + name);
+    if (action === 'up') target.click();
+    for (const type of action === 'up' ? [] : ['pointerdown', 'pointerup']) {
+      const r = target.getBoundingClientRect();
+      target.dispatchEvent(new PointerEvent(type, {bubbles: true, button: 0, pointerId: 1,
+        isPrimary: true, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2}));
+    }
+    started = true;
   } else {
     const box = node().querySelector('.fv-at input[data-name="' + CSS.escape(name) + '"]');
     if (!box) throw new Error('no keep box for ' + name);
@@ -175,12 +200,23 @@ def _kernel(page, code: str) -> str:
     return out
 
 
-def _timed(page, action: str, title: str, name: str = "") -> dict:
-    """``ms`` from ``action`` ("run" the inspector cell, or "click" keep box ``name``) until
-    the inspector is settled and its title shows ``title``; ``redrawn``: table rows drawn
-    anew; ``waited``: the click was held back for more clicks."""
+def _timed(page, action: str, title: str, name: str = "", opened: bool | None = None) -> dict:
+    """``ms`` from ``action`` ("run" the inspector cell, "click" keep box ``name``, "expand"
+    the box with svg id ``name`` or go "up" to the root) until the inspector is settled and
+    its title shows ``title`` (and, unless ``opened`` is None, both panes show an opened
+    module, or none); ``redrawn``: table rows drawn anew; ``waited``: the click was held
+    back for more clicks."""
     return page.evaluate(TIMED_JS, {"action": action, "cell": 1, "name": name, "title": title,
-                                    "timeoutMs": STEP_TIMEOUT_S * 1000})
+                                    "timeoutMs": STEP_TIMEOUT_S * 1000, "opened": opened})
+
+
+def _expand_and_collapse(page) -> dict[str, float]:
+    """Open ``EXPAND`` from its ⊕ in the before pane, then go back to the root."""
+    box = _kernel(page, "print(next(k for k, r in insp.left.node_map.items() "
+                        f"if r.get('expand') == {EXPAND!r} and r.get('kind') == 'collapsed'))")
+    opened = _timed(page, "expand", "", box.strip(), opened=True)["ms"]
+    closed = _timed(page, "up", "", opened=False)["ms"]
+    return {"expand_ms": opened, "collapse_ms": closed}
 
 
 def _open(page, port: int) -> None:
@@ -210,12 +246,14 @@ def _repetition(page, model: str, i: int) -> dict[str, float]:
     name = KEEP_BOXES[i % len(KEEP_BOXES)]
     new = _timed(page, "click", _title([name]), name)
     seen = _timed(page, "click", _title([]), name)
+    expand = _expand_and_collapse(page)
     raw = (before + raw_ms()) / 2
     return {"first_view_ms": first, "first_view_kernel_ms": kernel_s * 1000,
             "new_set_ms": new["ms"], "seen_set_ms": seen["ms"], "raw_ms": raw,
             "first_view_ratio": first / raw, "new_set_ratio": new["ms"] / raw,
             "new_set_rows_redrawn": new["redrawn"], "seen_set_rows_redrawn": seen["redrawn"],
-            "new_set_debounced": float(new["waited"]), "seen_set_debounced": float(seen["waited"])}
+            "new_set_debounced": float(new["waited"]), "seen_set_debounced": float(seen["waited"]),
+            **expand}
 
 
 def _in_lab(root: Path, port: int, model: str, reps: int) -> list[dict[str, float]]:
@@ -257,7 +295,7 @@ def measure(quick: bool = False, model: str = "resnet50") -> dict[str, float]:
             _stop_lab(lab, port)
     out = {k: float(statistics.median(r[k] for r in runs)) for k in runs[0]}
     out["repetitions"] = float(reps)
-    for k in ("first_view_ms", "new_set_ms", "seen_set_ms"):
+    for k in ("first_view_ms", "new_set_ms", "seen_set_ms", "expand_ms"):
         values = [r[k] for r in runs]
         out[k.replace("_ms", "_range_ms")] = float(max(values) - min(values))
     return out

@@ -77,9 +77,12 @@ def compare_freezers(model, example_inputs=None, **kw):
     return _compare_freezers(freeze, model, example_inputs, **kw)
 
 
-def inspect(module, preserved_attrs=None, optimize_numerics=True, *, example_inputs=None):
-    """Open the interactive inspector (a Jupyter widget) on ``module``."""
+def inspect(module, preserved_attrs=None, optimize_numerics=True, *, example_inputs=None,
+            example_kwarg_inputs=None, backend="torchscript"):
+    """Open the interactive inspector (a Jupyter widget) on ``module``; the arguments are
+    those of :func:`freeze`."""
     from freezeviz.widgets.inspector import FreezeInspector
 
     return FreezeInspector(module, preserved_attrs, optimize_numerics,
-                           example_inputs=example_inputs)
+                           example_inputs=example_inputs,
+                           example_kwarg_inputs=example_kwarg_inputs, backend=backend)

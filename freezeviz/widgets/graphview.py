@@ -5,7 +5,8 @@
 
 Both classes load the same ES module and stylesheet (no build step); the module picks the
 view to draw from the ``_fv_kind`` trait. The module is graph.js (the drawing core the HTML
-report inlines too) followed by graphview.js.
+report inlines too), graphtable.js (the attribute table) and graphview.js (the graph panes
+and the module's ``render``).
 
 Each view's element says what it shows, for tests and benchmarks that wait on the browser:
 ``data-fv-busy`` is "1" while a freeze runs (and, in the table, while a click waits to be
@@ -24,7 +25,7 @@ from freezeviz.web import asset
 MAX_PATCH = 32  # rows that may differ from the sent ones before all are sent again
 
 # anywidget loads one module; the shared core goes in front (it declares FVGraph, no exports)
-ESM = asset("graph.js") + "\n" + asset("graphview.js")
+ESM = "\n".join(asset(name) for name in ("graph.js", "graphtable.js", "graphview.js"))
 CSS = asset("graph.css") + "\n" + asset("graphview.css")
 
 
@@ -50,6 +51,10 @@ class GraphView(anywidget.AnyWidget):
         matches    how many nodes match ``query`` (set by the front end)
         busy       greys the drawing and shows a spinner
         revision   which update of the inspector this shows (the element's data-fv-shown)
+        expanded   the ``expand`` tokens (node map) of the modules and checks drawn open;
+                   the front end sets it when a box's ⊕ / ⊖ or a breadcrumb is clicked
+        anchor     the token opened or closed last: a drawing that answers it replaces the
+                   old one keeping that box's control where it was on screen ("" : fit)
     """
 
     _esm = ESM
@@ -70,6 +75,8 @@ class GraphView(anywidget.AnyWidget):
     matches = t.Int(0).tag(sync=True)
     busy = t.Bool(False).tag(sync=True)
     revision = t.Int(0).tag(sync=True)
+    expanded = t.List(t.Unicode()).tag(sync=True)
+    anchor = t.Unicode("").tag(sync=True)
 
     def __repr__(self) -> str:
         return f"<GraphView {self.label!r} {len(self.svg):,} chars of SVG>"
@@ -91,6 +98,8 @@ class AttributeTable(anywidget.AnyWidget):
         cached_sets  preserved sets whose freeze is cached (switching to one is instant)
         fate_colors  fate -> [fill, border, label]
         busy         the boxes take no clicks while a freeze runs
+        keep_off     when set, why no box can change anything (a freezer without
+                     preserved_attrs): every box is disabled with this as its tooltip
         clicked      the attribute path whose row was clicked last ("" for none)
         selected     the attribute path drawn as selected (set by Python)
         revision     which update of the inspector this shows (the element's data-fv-shown)
@@ -110,6 +119,7 @@ class AttributeTable(anywidget.AnyWidget):
     clicked = t.Unicode("").tag(sync=True)
     selected = t.Unicode("").tag(sync=True)
     debounce_ms = t.Int(120).tag(sync=True)
+    keep_off = t.Unicode("").tag(sync=True)
     height = t.Unicode("300px").tag(sync=True)
     revision = t.Int(0).tag(sync=True)
 

@@ -9,7 +9,7 @@ from freezeviz.render.fragments import diff_html as _diff_html
 from freezeviz.render.fragments import inline_svg as _inline_svg
 from freezeviz.render.picture import svg_img
 
-__all__ = ["chip", "diff_html", "esc", "fate_colors", "inline_svg", "kv_table",
+__all__ = ["call_html", "chip", "diff_html", "esc", "fate_colors", "inline_svg", "kv_table",
            "placeholder_svg", "static_picture", "title_html"]
 
 
@@ -57,14 +57,21 @@ def static_picture(report, panes: list[tuple[str, str, str]]) -> str:
             'background:#f9fafb;border-bottom:1px solid #e5e7eb;color:#374151">'
             f'{side}: {esc(stage)}</div>'
             f'<div style="padding:4px">{svg_img(svg, f"{side}: {stage}")}</div></div>')
-    pres = ", ".join(repr(p) for p in report.preserved_attrs)
     head = (f'<div style="font:13px Helvetica,Arial,sans-serif;margin:0 0 6px;color:#1f2937">'
-            f'<b>freezeviz</b> · {esc(report.module_name)} · '
-            f'<code>torch.jit.freeze(…, preserved_attrs=[{esc(pres)}])</code>'
+            f'<b>freezeviz</b> · {esc(report.module_name)} · {call_html(report)}'
             f'<span style="color:#6b7280"> · static picture; run the cell for the interactive '
             f'inspector</span></div>')
     return (f'<div class="fv-static">{head}<div style="display:flex;gap:8px;'
             f'align-items:flex-start">{"".join(parts)}</div></div>')
+
+
+def call_html(report) -> str:
+    """The freezing call the report shows, as the person would write it."""
+    if getattr(report, "backend", "torchscript") == "inductor":
+        return ("<code>torch.compile(…)</code> with "
+                "<code>torch._inductor.config.freezing = True</code>")
+    pres = ", ".join(repr(p) for p in report.preserved_attrs)
+    return f"<code>torch.jit.freeze(…, preserved_attrs=[{esc(pres)}])</code>"
 
 
 def title_html(report) -> str:
@@ -73,6 +80,4 @@ def title_html(report) -> str:
     for a in report.attributes:
         counts[a.fate] = counts.get(a.fate, 0) + 1
     chips = " ".join(chip(f, count=n) for f, n in counts.items())
-    pres = ", ".join(repr(p) for p in report.preserved_attrs)
-    return (f"<b>{esc(report.module_name)}</b> · <code>torch.jit.freeze(…, "
-            f"preserved_attrs=[{esc(pres)}])</code> &nbsp; {chips}")
+    return f"<b>{esc(report.module_name)}</b> · {call_html(report)} &nbsp; {chips}"

@@ -7,6 +7,7 @@ node or attribute, and tabs for stages, alias analysis, frozen code, numerics, t
 
     insp = freezeviz.inspect(model)
     insp.preserved_attrs = ["version"]     # re-freezes; returns when both views are redrawn
+    insp.expanded = ["layer3"]             # opens a module box in both panes (its ⊕ does too)
     insp.report, insp.before_stage, insp.after_stage, insp.selected, insp.error
 
 The parts live beside this module: :mod:`~freezeviz.widgets.pane` (graph panes),
@@ -37,17 +38,21 @@ __all__ = ["FreezeInspector"]
 class FreezeInspector(W.VBox):
     """Interactive view of one module's ``torch.jit.freeze``; see the module docstring.
 
-    ``preserved_attrs``, ``optimize_numerics`` and ``example_inputs`` are those of
-    :func:`freezeviz.freeze`. ``height`` is the CSS height of each graph pane.
+    ``preserved_attrs``, ``optimize_numerics``, ``example_inputs``,
+    ``example_kwarg_inputs`` and ``backend`` are those of :func:`freezeviz.freeze` (with
+    ``backend="inductor"`` the table has no keep boxes to tick: Inductor takes no
+    preserved_attrs). ``height`` is the CSS height of each graph pane.
     """
 
     cache_size = CACHE_SIZE  # reports kept per inspector (each holds a frozen module)
 
     def __init__(self, module, preserved_attrs=None, optimize_numerics: bool = True, *,
-                 example_inputs=None, method: str = "forward", height: str = PANE_HEIGHT):
+                 example_inputs=None, example_kwarg_inputs=None, backend: str = "torchscript",
+                 method: str = "forward", height: str = PANE_HEIGHT):
         super().__init__()
         self.add_class("fv-inspector")
         self.state = FreezeState(module, optimize_numerics, example_inputs=example_inputs,
+                                 example_kwarg_inputs=example_kwarg_inputs, backend=backend,
                                  cache_size=self.cache_size)
         self._report = None
         self._error: str | None = None
@@ -116,6 +121,18 @@ class FreezeInspector(W.VBox):
         if name not in methods:
             raise KeyError(f"No stages for method {name!r}. Methods: {', '.join(methods)}")
         self.method_picker.value = name
+
+    @property
+    def expanded(self) -> list[str]:
+        """The modules (and checks, ``"if:<key>"``) drawn open in both panes (settable: the
+        ``expand`` tokens of the node map; returns when both panes are redrawn)."""
+        return sorted(self.panes.expanded)
+
+    @expanded.setter
+    def expanded(self, tokens) -> None:
+        if isinstance(tokens, str):
+            tokens = [tokens]
+        self.panes.expand(tokens or ())
 
     @property
     def selected(self) -> dict | None:
@@ -211,6 +228,7 @@ class FreezeInspector(W.VBox):
         self.children = [self.header, self.panes, self.legend, self.lower, self.tabs]
 
         self.panes.on_redraw = self._mark_selection
+        self.panes.on_expand = self._next_revision
         self.legend.on_colour_by = self.panes.set_colour_by
         self.tabs.on_compare = self.panes.pick
         self.lower.on_show_pass = self.panes.show_pass
@@ -278,6 +296,9 @@ class FreezeInspector(W.VBox):
         self.panes.show(report, self._method, reset=reset,
                         meanwhile=lambda: self._show_parts(report))
         self.table.cached_sets = self.state.cached_sets()
+        self._next_revision()
+
+    def _next_revision(self) -> None:
         self._revision += 1  # last: each part's earlier updates reach the browser first
         for part in (self.left, self.right, self.table):
             part.revision = self._revision

@@ -47,12 +47,14 @@ def pane_title(report, stage) -> str:
     return title
 
 
-def make_drawing(report, method: str, stage: str, against: str, side: str) -> Drawn:
-    """Lay one pane out (thread-safe: reads the report only)."""
+def make_drawing(report, method: str, stage: str, against: str, side: str,
+                 expanded: frozenset[str] = frozenset()) -> Drawn:
+    """Lay one pane out (thread-safe: reads the report only). ``expanded``: the modules and
+    checks drawn open (a token this stage lacks is ignored)."""
     st = report.stage(stage, method)
     try:
         view = report.draw(stage, method=method, diff_against=against, diff_side=side,
-                           title=pane_title(report, st))
+                           title=pane_title(report, st), expanded=frozenset(expanded))
         svg, node_map = view.svg, view.node_map
         return Drawn(svg, view.message or "", stage, method, against, side, node_map,
                      node_map_dict(node_map))
@@ -62,9 +64,23 @@ def make_drawing(report, method: str, stage: str, against: str, side: str) -> Dr
 
 
 def stage_options(report, method: str) -> list[tuple[str, str]]:
-    # the first stage is the starting point: "no change" would say nothing true about it
-    return [(f"{i}. {s.name}{'' if s.changed or i == 0 else '  (no change)'}", s.name)
-            for i, s in enumerate(report.stages_of(method))]
+    # the first stage is the starting point: "no change" would say nothing true about it;
+    # the last is the graph the frozen module runs, whatever its own pass did
+    stages = report.stages_of(method)
+    return [(f"{i}. {_stage_note(s, i, len(stages))}", s.name) for i, s in enumerate(stages)]
+
+
+def _stage_note(stage, index: int, count: int) -> str:
+    if index == count - 1 and index > 0:
+        return f"final · {stage.name}"
+    return f"{stage.name}{'' if stage.changed or index == 0 else '  (no change)'}"
+
+
+def _status_note(stages, stage) -> str:
+    if len(stages) > 1 and stages[-1] is stage:
+        return " · final graph"
+    # the starting point is no change
+    return "" if stage.changed or stages[0] is stage else " · no change"
 
 
 class GraphPanes(W.HBox):
@@ -84,9 +100,12 @@ class GraphPanes(W.HBox):
         self.add_class("fv-panes")
         # mirrored in the browser, without a round trip through the kernel
         self.links = (W.jslink((self.left, "hovered"), (self.right, "hovered")),
-                      W.jslink((self.left, "query"), (self.right, "query")))
+                      W.jslink((self.left, "query"), (self.right, "query")),
+                      W.jslink((self.left, "anchor"), (self.right, "anchor")))
         self.drawings = PerReport(16 * max(1, cache_size))
         self.on_redraw: Callable[[], None] = lambda: None
+        self.on_expand: Callable[[], None] = lambda: None  # after a redraw for a new set
+        self.expanded: frozenset[str] = frozenset()  # modules and checks open in both panes
         self.report, self.method = None, "forward"
         self.follow_final = True  # the after pane shows the final stage across re-freezes
         self.colour_by = "change"  # "fate": drawn with no diff against the other pane
@@ -95,6 +114,8 @@ class GraphPanes(W.HBox):
         self.after_picker.observe(self._on_pick, "value")
         self.left.observe(lambda c: self._on_hover("before", c["new"]), "hovered")
         self.right.observe(lambda c: self._on_hover("after", c["new"]), "hovered")
+        for view in (self.left, self.right):
+            view.observe(self._on_expanded, "expanded")
 
     @staticmethod
     def _pane(side, picker, view, info) -> W.VBox:
@@ -125,6 +146,7 @@ class GraphPanes(W.HBox):
         before, after = self.stages
         if reset:
             before, after, self.follow_final = None, final, True
+            self.expanded = frozenset()
         elif previous is not None and self.follow_final:
             after = final
         self._quiet = True
@@ -175,19 +197,38 @@ class GraphPanes(W.HBox):
         if self.report is not None:
             self.redraw()
 
-    def _job(self, side: str) -> tuple[str, str, str | None, str]:
+    def _job(self, side: str) -> tuple[str, str, str | None, str, frozenset[str]]:
         before, after = self.stages
         mine, other = (before, after) if side == "before" else (after, before)
-        return self.method, mine, None if self.colour_by == "fate" else other, side
+        return (self.method, mine, None if self.colour_by == "fate" else other, side,
+                self.expanded)
 
     def drawing(self, side: str) -> Drawn:
         """What pane ``side`` ("before" or "after") shows."""
         job = self._job(side)
         return self.drawings.get(self.report, job, lambda: make_drawing(self.report, *job))
 
-    def redraw(self, meanwhile: Callable[[], None] | None = None) -> None:
+    def expand(self, tokens, anchor: str = "") -> None:
+        """Draw both panes with the modules and checks ``tokens`` open (the ``expand`` tokens
+        of the node map); ``anchor``: the token whose control the browser keeps in place."""
+        tokens = frozenset(str(t) for t in tokens or ())
+        if tokens == self.expanded:
+            return
+        self.expanded = tokens
+        self.redraw(anchor=anchor)
+        self.on_expand()
+
+    def _on_expanded(self, change) -> None:
+        """The browser opened or closed a box (both panes' ``anchor`` says which)."""
+        if self._quiet or self.report is None:
+            return
+        if frozenset(change["new"]) != self.expanded:
+            self.expand(change["new"], change["owner"].anchor)
+
+    def redraw(self, meanwhile: Callable[[], None] | None = None, anchor: str = "") -> None:
         """Put the picked stages' drawings in the panes; ``meanwhile`` runs while missing
-        ones are laid out (``dot`` runs in a subprocess: Python work overlaps it)."""
+        ones are laid out (``dot`` runs in a subprocess: Python work overlaps it).
+        ``anchor``: the token opened or closed, when this answers that (else a new view)."""
         report = self.report
         jobs = [self._job(side) for side in SIDES]
         missing = [j for j in jobs if (report, j) not in self.drawings]
@@ -201,13 +242,13 @@ class GraphPanes(W.HBox):
         for side, info in zip(SIDES, (self.before_info, self.after_info)):
             drawn, view = self.drawing(side), self.view(side)
             with view.hold_sync():
+                view.anchor, view.expanded = anchor, sorted(self.expanded)
                 view.svg, view.message = drawn.svg, drawn.message
                 view.node_map = drawn.node_map_plain
                 view.linked, view.link_text = [], ""  # links of the old drawing
             s = report.stage(drawn.stage, self.method)
-            first = report.stages_of(self.method)[0] is s  # the starting point, not a change
-            info.value = (f'<span class="fv-status">{s.graph.count():,} nodes'
-                          f'{"" if s.changed or first else " · no change"}</span>')
+            note = _status_note(report.stages_of(self.method), s)
+            info.value = f'<span class="fv-status">{s.graph.count():,} nodes{note}</span>'
         self.on_redraw()
 
     def _on_hover(self, side: str, svg_id: str) -> None:

@@ -128,10 +128,13 @@ class FreezeState:
     """The module (or TorchScript file) under inspection and the reports made from it."""
 
     def __init__(self, module, optimize_numerics: bool = True, *, example_inputs=None,
+                 example_kwarg_inputs=None, backend: str = "torchscript",
                  cache_size: int = CACHE_SIZE):
         self.module = module
         self.optimize_numerics = optimize_numerics
         self.example_inputs = example_inputs
+        self.example_kwarg_inputs = example_kwarg_inputs
+        self.backend = backend
         self.cache_size = cache_size
         self._reports: OrderedDict[tuple, Any] = OrderedDict()
 
@@ -149,8 +152,9 @@ class FreezeState:
                 state = content_key(module)
         except OSError:
             return None
-        inputs = None if self.example_inputs is None else content_key(self.example_inputs)
-        if state is None or (self.example_inputs is not None and inputs is None):
+        given = (self.example_inputs, self.example_kwarg_inputs)
+        inputs = tuple(None if v is None else content_key(v) for v in given)
+        if state is None or any(v is not None and k is None for v, k in zip(given, inputs)):
             return None
         return state, inputs
 
@@ -174,7 +178,9 @@ class FreezeState:
         import freezeviz
 
         report = freezeviz.freeze(self.module, names, self.optimize_numerics,
-                                  example_inputs=self.example_inputs)
+                                  example_inputs=self.example_inputs,
+                                  example_kwarg_inputs=self.example_kwarg_inputs,
+                                  backend=self.backend)
         if key is not None:
             self._reports[key] = report
             while len(self._reports) > max(1, self.cache_size):

@@ -13,6 +13,11 @@ from freezeviz.widgets.parts import box, html
 from freezeviz.widgets.state import PerReport
 
 
+# why the keep boxes cannot change anything, for freezers that take no preserved_attrs
+KEEP_OFF = {"inductor": "torch.compile's freezing takes no preserved_attrs: it keeps exactly "
+                        "the parameters and buffers forward writes or returns"}
+
+
 def attribute_rows(report) -> list[dict]:
     """One row per attribute, as :class:`AttributeTable` shows them. ``mutated``: some
     method writes it (so preserving it keeps a value that changes)."""
@@ -62,6 +67,7 @@ class AttributePanel(W.HBox):
             self.table.show_rows(rows)
             self.table.methods = method_rows(report)
             self.table.preserved = list(report.preserved_attrs)
+            self.table.keep_off = KEEP_OFF.get(report.backend, "")
 
     def describe(self, report, selection: dict | None) -> None:
         """Show ``selection`` in the details panel and mark its row in the table."""
