@@ -51,8 +51,9 @@ NODE_STYLES: dict[str, dict[str, str]] = {
     "join": {"shape": "circle", "style": "filled", "fillcolor": "#ede9fe",
              "color": "#7c3aed", "label": "", "width": "0.12", "height": "0.12",
              "fixedsize": "true"},
+    # a wider margin: the browser draws the bold ⊕ line a little wider than dot measured it
     "collapsed": {"shape": "box3d", "style": "filled", "fillcolor": "#f3f4f6",
-                  "color": "#6b7280"},
+                  "color": "#6b7280", "margin": "0.18,0.07"},
     "check": {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": "#f5f3ff",
               "color": "#7c3aed", "fontcolor": "#4c1d95"},
     "note": {"shape": "note", "style": "filled", "fillcolor": "#fffbeb", "color": "#d97706"},
