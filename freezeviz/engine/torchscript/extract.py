@@ -267,7 +267,7 @@ class _SnapshotWalker:
         scope = self.scope(kind, module_scope, attribute) or parent_scope
         blocks = ()
         if may_have_blocks(kind):
-            blocks = tuple(BlockInfo(_block_inputs(b), self.walk(b.nodes(), scope),
+            blocks = tuple(BlockInfo(_block_inputs(b), self.walk(block_nodes(b), scope),
                                      _block_outputs(b)) for b in node.blocks())
         return NodeInfo(id=f"n{index}", kind=kind, inputs=ins, outputs=outs,
                         attrs=attrs, blocks=blocks, scope=scope, source=source,
@@ -325,6 +325,19 @@ def _block_outputs(block) -> tuple[str, ...]:
     return tuple(ret.inputsAt(i).debugName() for i in range(ret.inputsSize()))
 
 
+def block_nodes(block) -> list:
+    """A block's nodes in program order. Read back from its return node: ``block.nodes()``
+    costs more through pybind than the few nodes of a typical If branch. A block's nodes form
+    a ring with its prim::Param (input) and prim::Return nodes, the only Param of the ring."""
+    out: list = []
+    node = block.returnNode().prev()
+    while node.kind() != "prim::Param":
+        out.append(node)
+        node = node.prev()
+    out.reverse()
+    return out
+
+
 def may_have_blocks(kind: str) -> bool:
     return not (kind.startswith("aten::") or kind in _NO_BLOCKS)
 
@@ -339,7 +352,7 @@ def iter_torch_nodes(graph) -> list:
             out.append(node)
             if may_have_blocks(node.kind()):
                 for b in node.blocks():
-                    walk(b.nodes())
+                    walk(block_nodes(b))
 
     walk(graph.nodes())
     return out
