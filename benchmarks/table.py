@@ -118,8 +118,8 @@ def browser_target(key: str) -> float | None:
 
 def _browser_unit(key: str) -> str:
     low = key.lower()
-    return "ms" if re.search(r"\bms\b|_ms$", low) else "x raw" if re.search(r"raw|ratio", low) \
-        else ""
+    return "ms" if re.search(r"\bms\b|_ms$", low) else "x raw" \
+        if re.search(r"(?:^|_)raw(?:$|_)|ratio", low) else ""
 
 
 def browser_rows(browser: dict | None, targets: dict | None = None) -> list[dict]:
