@@ -45,15 +45,7 @@ def test_use_it_example_prints_what_the_readme_shows(tmp_path):
     run = subprocess.run([sys.executable, "net.py"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    printed = _squash(run.stdout)
-    at = 0
-    for part in shown.split("..."):
-        part = _squash(part)
-        if not part:
-            continue
-        found = printed.find(part, at)
-        assert found >= 0, f"README shows:\n{part}\n\nthe example printed:\n{run.stdout[:3000]}"
-        at = found + len(part)
+    _shows_in_order(run.stdout, shown)
 
 
 def _shows_in_order(printed: str, shown: str) -> None:

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import collections
-import dataclasses
 import warnings
 
 import pytest
 import torch
 
 import freezeviz
+# transformers-style outputs: a dataclass that is also an ordered dict of its fields
+from benchmarks.models import EncoderOutput
 from freezeviz.data.diff import normalize_graph_text
-
-
-class ModelOutput(collections.OrderedDict):
-    """Like transformers' ModelOutput: a dataclass that is also an OrderedDict."""
-
-    def __post_init__(self):
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                self[f.name] = value
-
-
-@dataclasses.dataclass
-class EncoderOutput(ModelOutput):
-    last_hidden_state: torch.Tensor = None
-    pooler_output: torch.Tensor = None
 
 
 class TinyBert(torch.nn.Module):
