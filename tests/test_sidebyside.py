@@ -21,6 +21,7 @@ import freezeviz
 from freezeviz import FreezeError
 from freezeviz.data.fates import Fate
 from freezeviz.data.sidebyside import ABSENT, FreezerComparison, SideFate
+from tests.inductor.models import Counter
 
 
 class ConvBN(nn.Module):
@@ -44,17 +45,6 @@ class AliasedOutput(nn.Module):
 
     def forward(self, x):
         return self.lin(x), self.w.t()
-
-
-class Counter(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(4, 4)
-        self.register_buffer("count", torch.zeros(1))
-
-    def forward(self, x):
-        self.count += 1
-        return self.lin(x) + self.count
 
 
 CASES = {"conv_bn": (ConvBN, (1, 3, 8, 8)), "aliased_output": (AliasedOutput, (2, 4)),

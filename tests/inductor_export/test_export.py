@@ -16,17 +16,7 @@ from freezeviz import FreezeError
 from freezeviz.data.fates import Fate
 from freezeviz.data.report import AttributeInfo
 from freezeviz.engine.inductor.export import export_warnings, exported_input
-
-
-class Counter(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(4, 4)
-        self.register_buffer("count", torch.zeros(1))
-
-    def forward(self, x):
-        self.count += 1
-        return self.lin(x) + self.count
+from tests.inductor.models import Counter
 
 
 class ConvBN(nn.Module):
@@ -87,7 +77,7 @@ def test_counter_signature_matches_the_program():
     before = _state(ep)
     info = exported_input(ep)
     sig = ep.graph_signature
-    assert info.parameters == tuple(sig.parameters) == ("lin.weight", "lin.bias")
+    assert info.parameters == tuple(sig.parameters) == ("fc.weight", "fc.bias")
     assert info.buffers == tuple(sig.buffers) == ("count",)
     assert sig.buffers_to_mutate == {}  # the raw export IR keeps the in-place op
     assert info.mutated_buffers == _decomposed_writes(ep) == ("count",)
@@ -211,10 +201,10 @@ def test_a_program_that_cannot_be_unlifted():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         broken = copy.deepcopy(ep)
-    del broken._state_dict["lin.weight"]  # as a hand-edited or truncated program would be
+    del broken._state_dict["fc.weight"]  # as a hand-edited or truncated program would be
     with pytest.raises(FreezeError, match=r"could not turn this ExportedProgram back") as err:
         exported_input(broken)
-    assert "lin.weight" in str(err.value)
+    assert "fc.weight" in str(err.value)
     assert isinstance(err.value.__cause__, KeyError)
 
 
