@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -103,3 +104,52 @@ def test_compare_keeps_non_finite_differences(out, ref, expected):
 
 def test_compare_counts_a_missing_output_as_a_difference():
     assert _compare((torch.ones(2),), (torch.ones(2), torch.ones(2))) == (math.inf, math.inf)
+
+
+# --- runs share what no stage can write, and copy the rest ------------------------------------
+
+
+def test_a_folded_buffer_that_a_fork_writes_stays_as_it_was():
+    """torch's freezer folds a buffer that a forked method writes in place (a torch bug): the
+    frozen graph's constant is then written by every run. The numerics runs must write into
+    copies, never into the user's buffer or the frozen module's constant."""
+    from tests.corpus.modules_edges import ForkSelfWrite
+
+    module = ForkSelfWrite().eval()
+    script = torch.jit.script(module)
+    report = freezeviz.freeze(script, example_inputs=(torch.zeros(2),))
+    assert torch.equal(script.fb, torch.zeros(2)) and torch.equal(module.fb, torch.zeros(2))
+    assert not any("wrote into a constant" in w for w in report.warnings)
+    # the frozen module's first run sees the buffer as it was: (0 + 1) + x
+    truth = torch.jit.freeze(torch.jit.script(ForkSelfWrite().eval()))
+    assert torch.equal(report.frozen_module(torch.zeros(2)), truth(torch.zeros(2)))
+    assert {r.stage: r.max_abs for r in report.numerics}["frozen"] == 0.0
+
+
+def test_a_write_the_alias_analysis_misses_is_reported(monkeypatch):
+    """Tensors torch's alias analysis finds no writer of are shared with the runs; if one is
+    written all the same, the report says so."""
+    from tests.corpus.modules_edges import ForkSelfWrite
+
+    monkeypatch.setattr(torch._C.AliasDb, "has_writers", lambda self, value: False)
+    report = freezeviz.freeze(torch.jit.script(ForkSelfWrite().eval()),
+                              example_inputs=(torch.zeros(2),))
+    assert any(re.search(r"numerics: running stages? .*frozen.* wrote into a constant", w)
+               for w in report.warnings), report.warnings
+
+
+def test_unchanged_stages_report_what_a_run_of_their_own_gives(monkeypatch):
+    """A stage whose graph and tensors are those of the stage before it reports that stage's
+    outputs; each row must equal what running the stage itself gives."""
+    from freezeviz.engine.torchscript import numerics as N
+
+    torch.manual_seed(0)
+    module = ConvBiasBN().eval()
+    x = torch.randn(1, 1, 4, 4)
+    fast = freezeviz.freeze(module, example_inputs=(x,))
+    # every stage run on its own: nothing counts as the same as the stage before
+    monkeypatch.setattr(N, "_same_tensor_constants", lambda a, b: False)
+    slow = freezeviz.freeze(copy.deepcopy(module), example_inputs=(x,))  # not from the cache
+    assert [(r.stage, r.max_abs, r.max_rel) for r in fast.numerics] == \
+        [(r.stage, r.max_abs, r.max_rel) for r in slow.numerics]
+    assert any(not s.changed for s in fast.stages[1:])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections import Counter
 from collections.abc import Mapping
 
 import torch
@@ -152,114 +153,136 @@ def snapshot_graph(
     constant_attributes: Mapping[str, tuple[str, ...]] | None = None,
     writes: Mapping[int, tuple[str, ...]] | None = None,
     module_paths: frozenset[str] | None = None,
-    parts: NodeParts | None = None,
+    text: str | None = None,
+    known: Mapping[str, tuple] | None = None,
+    seen: dict[str, tuple | None] | None = None,
 ) -> GraphSnapshot:
     """Copy everything a viewer needs out of ``graph``.
 
     ``constant_attributes`` maps a constant's debug name to the attribute paths it stands for;
     ``writes`` maps the program-order index of a node to the attribute paths it writes;
-    ``parts``: what earlier snapshots of one freeze read from the nodes they share.
+    ``text``: ``str(graph)``, when the caller has it.
+
+    ``seen`` collects, by each node's printed line, what the snapshot read from that node;
+    ``known`` is such a collection from an earlier snapshot of the same graph. A node whose
+    line (its outputs with their types, kind, attributes, inputs and source location) is
+    one of ``known``'s is not read from torch again: a pass that changes a node changes its
+    line. Constants (whose tensor values the line does not show) and SetAttrs (whose source
+    is found from their neighbours) are always read.
     """
+    text = str(graph) if text is None else text
+    lines = node_lines(text) if known is not None or seen is not None else None
+    try:
+        return _snapshot(graph, method, text, constant_attributes, writes, module_paths,
+                         lines, known, seen)
+    except _Misaligned:  # a text torch printed in a form node_lines does not follow
+        if seen is not None:
+            seen.clear()
+        return _snapshot(graph, method, text, constant_attributes, writes, module_paths,
+                         None, None, None)
+
+
+def _snapshot(graph, method, text, constant_attributes, writes, module_paths, lines, known,
+              seen) -> GraphSnapshot:
     walker = _SnapshotWalker(constant_attributes or {}, writes or {},
-                             _scope_fixer(module_paths) if module_paths else None, parts)
+                             _scope_fixer(module_paths) if module_paths else None,
+                             lines, known, seen)
     inputs = list(graph.inputs())
     if inputs and isinstance(inputs[0].type(), torch._C.ClassType):
         walker.paths[inputs[0].debugName()] = ""
     nodes = walker.walk(graph.nodes())
+    if lines is not None and walker.counter != len(lines):
+        raise _Misaligned
     return GraphSnapshot(
         method=method,
         inputs=tuple(_value_info(v) for v in inputs),
         outputs=tuple(v.debugName() for v in graph.outputs()),
         nodes=nodes,
-        text=str(graph),
+        text=text,
     )
 
 
-class NodeParts:
-    """What a node's snapshot holds apart from value names and positions: kind, attributes,
-    output types, module scope, source, constant value. Kept per torch node while one freeze
-    runs: the frozen-graph passes change a few nodes of a graph in place and leave the rest
-    as they were, and ``graph.copy()`` copies every node as it is, so each stage after the
-    first reads from torch only what can differ (value names, inputs, blocks)."""
+class _Misaligned(Exception):
+    """The printed lines of a graph did not pair up with its nodes."""
 
-    def __init__(self):
-        self._parts: dict[int, tuple] = {}  # id(node) -> (node, parts); node kept alive
-        self._values: dict[int, tuple] = {}  # id(node) -> its last outputs (ValueInfo)
 
-    def get(self, node) -> tuple | None:
-        hit = self._parts.get(id(node))
-        return hit[1] if hit is not None and hit[0] is node else None
+def node_lines(text: str) -> list[str]:
+    """The printed line of each node of ``str(graph)``, in program order, blocks included.
 
-    def put(self, node, parts: tuple) -> None:
-        self._parts[id(node)] = (node, parts)
+    torch prints the graph's inputs, then one line per node (``%out : T = kind[...](...)``, or
+    ``= kind(...)`` for a node without outputs), each block's nodes indented under a
+    ``blockN(...):`` line and closed by ``-> (...)``, then ``return (...)``."""
+    lines = text.split("\n")
+    start = next((i for i, ln in enumerate(lines) if ln.endswith("):")), len(lines))
+    out = []
+    for ln in lines[start + 1:]:
+        s = ln.lstrip(" ")
+        if s.startswith(("%", "= ")):
+            out.append(s)
+        elif s.startswith("return ("):
+            break
+    return out
 
-    def copied(self, graph, copy) -> None:
-        """``copy`` was just made by ``graph.copy()``: its nodes are copies of ``graph``'s,
-        in the same order (checked by kind)."""
-        old, new = iter_torch_nodes(graph), iter_torch_nodes(copy)
-        if len(old) != len(new):
-            return
-        for a, b in zip(old, new):
-            parts = self.get(a)
-            if parts is not None and parts[0] == b.kind():
-                self.put(b, parts)
 
-    def values(self, node, names: tuple[str, ...], types: tuple) -> tuple[ValueInfo, ...]:
-        """The node's outputs; the very objects of its last snapshot when their names are
-        the same (stages share them instead of holding equal copies)."""
-        last = self._values.get(id(node))
-        if last is not None and tuple(v.name for v in last) == names:
-            return last
-        outs = tuple(ValueInfo(n, *t) for n, t in zip(names, types))
-        if id(node) in self._parts:
-            self._values[id(node)] = outs
-        return outs
-
-    def clear(self) -> None:
-        self._parts.clear()
-        self._values.clear()
+_NOT_REUSED = ("prim::Constant", "prim::SetAttr")
 
 
 class _SnapshotWalker:
     """One walk over a graph's nodes, in program order, blocks included."""
 
     def __init__(self, constant_attributes: Mapping, writes: Mapping, fix_scope,
-                 parts: NodeParts | None = None):
+                 lines: list[str] | None = None, known: Mapping | None = None,
+                 seen: dict | None = None):
         self.constant_attributes = constant_attributes
         self.writes = writes
         self.fix_scope = fix_scope
         self.counter = 0
         # value name -> attribute path, for GetAttr chains that start at the graph's self input
         self.paths: dict[str, str] = {}
-        self.parts = parts
+        self.lines, self.known, self.seen = lines, known or {}, seen
+        # a line printed twice (a node without outputs, repeated) does not say which node it
+        # is: such nodes are read from torch
+        self.repeated = {ln for ln, n in Counter(lines).items() if n > 1} if lines else set()
 
     def walk(self, nodes, parent_scope: str = "") -> tuple[NodeInfo, ...]:
         return tuple(self.node_info(node, parent_scope) for node in nodes)
 
-    def node_parts(self, node) -> tuple:
+    def node_parts(self, node, kind: str) -> tuple:
         """(kind, attrs, output types, scope from torch's module hierarchy, source, constant
-        value with no attributes), from what was read from this very node before if it was."""
-        parts = self.parts.get(node) if self.parts is not None else None
-        if parts is not None and parts[0] == node.kind() and len(parts[2]) == node.outputsSize():
-            return parts
-        kind = node.kind()
+        value with no attributes)."""
         types = tuple(_value_type(node.outputsAt(i)) for i in range(node.outputsSize()))
         constant = _constant_info(node, ()) if kind == "prim::Constant" else None
-        parts = (kind, _node_attrs(node, kind), types, self.module_scope(node),
-                 source_of(node, kind), constant)
-        if self.parts is not None:
-            self.parts.put(node, parts)
-        return parts
+        return (kind, _node_attrs(node, kind), types, self.module_scope(node),
+                source_of(node, kind), constant)
+
+    def read(self, node, index: int) -> tuple:
+        """(parts, input names, output names) of ``node``: from ``known`` when its line is
+        there, else from torch."""
+        kind = node.kind()
+        if self.lines is None:
+            return self._read(node, kind)
+        line = self.lines[index] if index < len(self.lines) else ""
+        if not (f" = {kind}" in line or line.startswith(f"= {kind}")):
+            raise _Misaligned
+        if kind in _NOT_REUSED or line in self.repeated:
+            return self._read(node, kind)
+        hit = self.known.get(line)
+        read = hit if hit is not None and hit[0][0] == kind else self._read(node, kind)
+        if self.seen is not None:
+            self.seen[line] = read
+        return read
+
+    def _read(self, node, kind: str) -> tuple:
+        parts = self.node_parts(node, kind)
+        # inputsAt/outputsAt: node.inputs() is several times slower through pybind
+        return (parts, tuple(node.inputsAt(i).debugName() for i in range(node.inputsSize())),
+                tuple(node.outputsAt(i).debugName() for i in range(len(parts[2]))))
 
     def node_info(self, node, parent_scope: str) -> NodeInfo:
         index = self.counter
         self.counter += 1
-        kind, attrs, types, module_scope, source, constant = self.node_parts(node)
-        # inputsAt/outputsAt: node.inputs() is several times slower through pybind
-        ins = tuple(node.inputsAt(i).debugName() for i in range(node.inputsSize()))
-        names = tuple(node.outputsAt(i).debugName() for i in range(len(types)))
-        outs = self.parts.values(node, names, types) if self.parts is not None else \
-            tuple(ValueInfo(n, *t) for n, t in zip(names, types))
+        (kind, attrs, types, module_scope, source, constant), ins, names = self.read(node, index)
+        outs = tuple(ValueInfo(n, *t) for n, t in zip(names, types))
         attribute = self.attribute(node, kind, ins, outs)
         if constant is not None:
             found = self.constant_attributes.get(outs[0].name, ())

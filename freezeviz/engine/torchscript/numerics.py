@@ -119,17 +119,31 @@ def compute_numerics(script, stages: list[Stage], graphs: dict[int, tuple], inpu
                 "example_inputs do not run through the module (before freezing), so freezeviz "
                 "cannot compare stage outputs. Pass a tuple of inputs that `module(*inputs)` "
                 "accepts.", torch_message=str(exc)) from exc
-        rows, failed = [], {}
+        rows, failed, written = [], {}, []
+        last = None  # (graph, owner, result) of the last forward stage
         for i, stage in enumerate(stages):
             if stage.method != "forward" or i not in graphs:
                 continue
-            out = _run_stage(stage, *graphs[i], inputs)
+            graph, owner = graphs[i]
+            if stage.name == "scripted" and owner is script:
+                out = reference  # the module's own forward: the reference run ran it
+            elif last is not None and not stage.changed and owner is last[1] and \
+                    not written and _same_tensor_constants(graph, last[0]):
+                out = last[2]  # the same program on the same tensors as the stage before
+            else:
+                out = _run_stage(stage, graph, owner, inputs, written)
+            last = (graph, owner, out)
             if isinstance(out, _Failed):
                 failed.setdefault(out.reason, []).append(stage.name)
             else:
                 rows.append(NumericsRow(stage.name, stage.method, *_compare(out, reference)))
     notes = [f"numerics: stage{'s' if len(names) > 1 else ''} {', '.join(names)} could not run "
              f"on the example inputs ({reason})." for reason, names in failed.items()]
+    if written:
+        notes.append(f"numerics: running stage{'s' if len(written) > 1 else ''} "
+                     f"{', '.join(written)} wrote into a constant the frozen module shares with "
+                     "your module's tensors, though torch's alias analysis finds no writer of "
+                     "it: freezing may have inlined state that the model changes.")
     return rows, notes + _numerics_notes(rows, reference)
 
 
@@ -138,17 +152,48 @@ class _Failed:
     reason: str
 
 
-def _run_stage(stage, graph, owner, inputs):
-    """One stage's graph run on copies; ``graph`` is already a private copy."""
+def _run_stage(stage, graph, owner, inputs, written: list[str]):
+    """One stage's graph run on copies; ``graph`` is already a private copy. Tensor constants
+    that torch's alias analysis finds no writer of are shared, not copied (a frozen BERT-base
+    holds 440 MB of them); ``written`` gets the stage's name if one of them changed all the
+    same."""
     try:
-        _clone_constants(graph)
+        shared = _clone_constants(graph)
+        versions = [t._version for t in shared]
         fn = torch._C._create_function_from_graph(f"freezeviz_{stage.name}", graph)
         args = _copy_inputs(inputs)
         if _takes_self(graph):
             args = (_copy_state(owner)._c, *args)
-        return fn(*args)
+        out = fn(*args)
     except Exception as exc:
         return _Failed(_error_line(exc))
+    if [t._version for t in shared] != versions:
+        written.append(stage.name)
+    return out
+
+
+def _same_tensor_constants(a, b) -> bool:
+    """Whether two graphs hold the very same tensor constants, unchanged, in the same order
+    (and nothing this cannot tell: MKLDNN tensors, constant containers, subgraphs)."""
+    def tensors(graph):
+        out = []
+        for node in _all_nodes(graph):
+            if node.hasAttribute("Subgraph") or node.kind() == "prim::ConstantMKLDNNTensor":
+                return None
+            if node.kind() != "prim::Constant" or not node.hasAttribute("value"):
+                continue
+            kind = node.kindOf("value")
+            if kind == "ival" and _flat_tensors(node.output().toIValue()):
+                return None
+            if kind == "t":
+                t = node.t("value")
+                if t.is_mkldnn:
+                    return None
+                out.append((t.data_ptr(), t._version, t.dtype, tuple(t.shape), t.stride(),
+                            t.storage_offset()))
+        return out
+    ta = tensors(a)
+    return ta is not None and ta == tensors(b)
 
 
 def _error_line(exc: BaseException) -> str:
@@ -161,16 +206,23 @@ def _error_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _clone_constants(graph) -> None:
-    """Give ``graph`` (a copy) its own tensor constants: graph.copy() shares them with the
-    frozen module, and torch's freezer may have folded a list the model writes, whose tensors
-    are the user's own."""
+def _clone_constants(graph) -> list:
+    """Give ``graph`` (a copy) its own copy of every tensor constant that may be written:
+    graph.copy() shares them with the frozen module, whose inlined ones are the user's own
+    tensors. A tensor torch's alias analysis finds no writer of is shared (returned); a
+    constant container of tensors is always copied (torch's freezer may have folded a list
+    the model writes)."""
+    shared = []
+    adb = graph.alias_db()
     for node in graph.findAllNodes("prim::Constant"):
         if not node.hasAttribute("value"):
             continue
         kind = node.kindOf("value")
         if kind == "t":
-            node.t_("value", node.t("value").clone())
+            if adb.has_writers(node.output()):
+                node.t_("value", node.t("value").clone())
+            else:
+                shared.append(node.t("value"))
         elif kind == "ival":
             value = node.output().toIValue()
             if _flat_tensors(value):
@@ -178,8 +230,9 @@ def _clone_constants(graph) -> None:
     for node in _all_nodes(graph):
         if node.hasAttribute("Subgraph") and node.kindOf("Subgraph") == "g":
             sub = node.g("Subgraph").copy()
-            _clone_constants(sub)
+            shared += _clone_constants(sub)
             node.g_("Subgraph", sub)
+    return shared
 
 
 def _all_nodes(graph_or_block):

@@ -13,15 +13,17 @@ from freezeviz.data.snapshot import DeferredText
 from freezeviz.engine.torchscript.recorder import code_of, deferred_code, graph_code
 
 
-def run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_numerics, rec,
-                       tracer, warns) -> str:
-    """Observe torch's frozen-graph passes one at a time, then run torch's fused pass on the
-    real module, exactly as torch.jit.freeze does, and check both end on the same graph.
+def run_frozen_passes(frozen, methods, preserved_methods, optimize_numerics, rec, tracer,
+                      warns, refreeze) -> tuple[str, object]:
+    """Observe torch's frozen-graph passes one at a time on the frozen module, and check they
+    end on the graph torch's fused pass gives (run first, on a copy, as torch.jit.freeze runs
+    it). Returns (what the check found, the frozen module): on a mismatch, ``refreeze()``'s
+    module, frozen by torch.jit.freeze itself, whose graph the last stage then shows.
 
-    The one-by-one run works on a copy of the graph (after remove_dropout, which only takes a
-    module and is idempotent), so the folded weights of the copy are freed before the real
-    module gets its own: memory stays at what torch.jit.freeze needs."""
+    The fused pass's copy and its folded weights are freed before the passes run one by one,
+    so memory stays at what torch.jit.freeze needs."""
     checks = []
+    frozen_c = frozen._c
     for m in methods:
         real = frozen_c._get_method(m).graph
         if m != "forward" and m not in preserved_methods:
@@ -37,33 +39,40 @@ def run_frozen_passes(frozen, frozen_c, methods, preserved_methods, optimize_num
         # the graph after remove_dropout, kept (it shares the module's tensors): each stage's
         # code is printed when first read, from a copy of it taken through the same passes
         base = _run_dropout(frozen_c, m, real, rec, tracer)
-        work = real.copy()
-        rec.copied(real, work)
-        applied: list[str] = []
-        _run_pass(P.CONCAT_LINEAR, None, frozen_c, m, work, rec, tracer, (base, applied))
-        if optimize_numerics:
-            for round_ in range(1, P.MAX_NUMERICS_ROUNDS + 1):
-                any_changed = False
-                for step in P.NUMERICS_LOOP:
-                    _run_pass(step, round_, frozen_c, m, work, rec, tracer, (base, applied))
-                    any_changed |= rec.last_result
-                if not any_changed:
-                    break
-        observed = normalize_graph_text(str(work))
-        del work
-        t0 = time.perf_counter()
-        torch._C._jit_pass_optimize_frozen_graph(real, optimize_numerics)
-        fused_seconds = time.perf_counter() - t0
-        if normalize_graph_text(str(real)) == observed:
+        fused = base.copy()
+        torch._C._jit_pass_optimize_frozen_graph(fused, optimize_numerics)
+        expected = normalize_graph_text(str(fused))
+        del fused
+        _run_passes_one_by_one(frozen_c, m, real, base, optimize_numerics, rec, tracer)
+        if normalize_graph_text(str(real)) == expected:
             checks.append(f"{m}: running the passes one by one ended on exactly the graph of "
                           "torch's fused _jit_pass_optimize_frozen_graph")
-        else:
-            warns.append(f"{m}: the passes run one by one did not end on the graph of torch's "
-                         "fused pass; the last stage shows torch's fused result.")
-            checks.append(f"MISMATCH in {m}")
-            rec.add("optimize_frozen_graph", m, real, fused_seconds, code=code_of(frozen_c, m),
-                    constants=tracer.constants_in(real))
-    return "; ".join(checks) if checks else "no frozen-graph passes ran"
+            continue
+        warns.append(f"{m}: the passes run one by one did not end on the graph of torch's "
+                     "fused pass; the last stage shows torch's fused result.")
+        checks.append(f"MISMATCH in {m}")
+        frozen = refreeze()
+        frozen_c = frozen._c
+        g = frozen_c._get_method(m).graph
+        rec.add("optimize_frozen_graph", m, g, 0.0, code=code_of(frozen_c, m),
+                constants=tracer.constants_in(g))
+    return ("; ".join(checks) if checks else "no frozen-graph passes ran"), frozen
+
+
+def _run_passes_one_by_one(frozen_c, method, graph, base, optimize_numerics, rec, tracer):
+    """concat_frozen_linear, then the numerics loop until torch's passes report no change,
+    as in C++ (frozen_graph_optimizations.cpp)."""
+    applied: list[str] = []
+    _run_pass(P.CONCAT_LINEAR, None, frozen_c, method, graph, rec, tracer, (base, applied))
+    if not optimize_numerics:
+        return
+    for round_ in range(1, P.MAX_NUMERICS_ROUNDS + 1):
+        any_changed = False
+        for step in P.NUMERICS_LOOP:
+            _run_pass(step, round_, frozen_c, method, graph, rec, tracer, (base, applied))
+            any_changed |= rec.last_result
+        if not any_changed:
+            break
 
 
 def _run_dropout(frozen_c, method, real, rec, tracer):

@@ -10,7 +10,7 @@ from freezeviz.data.report import AliasInfo, AliasWriter
 from freezeviz.data.snapshot import DeferredText, SourceLoc, Stage
 from freezeviz.engine.torchscript import passes as P
 from freezeviz.engine.torchscript.analysis import attribute_paths, find_writers, fork_subgraphs
-from freezeviz.engine.torchscript.extract import NodeParts, snapshot_graph
+from freezeviz.engine.torchscript.extract import snapshot_graph
 
 
 def code_of(cmod, method: str) -> str:
@@ -50,11 +50,9 @@ class Recorder:
         self.owner = None
         self._norm_cache: dict[str, str] = {}
         self.module_paths: frozenset[str] = frozenset()
-        # what snapshots read from torch nodes they share (None: each snapshot reads its
-        # nodes). Off: sharing kept the pass copy's folded weights alive while torch's fused
-        # pass made the real module's (ResNet-50 peak memory 1.15x -> 2x raw) and gave no
-        # measurable speed (24-layer transformer)
-        self.parts: NodeParts | None = None
+        # per method, what the last snapshot read from each node, by its printed line: the
+        # next stage reads from torch only the nodes whose line changed
+        self._seen: dict[str, dict] = {}
 
     def _normalized(self, text: str) -> str:
         """normalize_graph_text, remembered: each stage's text is compared twice."""
@@ -64,16 +62,6 @@ class Recorder:
                 cache.clear()
             cache[text] = normalize_graph_text(text)
         return cache[text]
-
-    def copied(self, graph, copy) -> None:
-        """``copy`` was just made from ``graph``: its snapshots may read what ``graph``'s did."""
-        if self.parts is not None:
-            self.parts.copied(graph, copy)
-
-    def done_sharing(self) -> None:
-        if self.parts is not None:
-            self.parts.clear()
-        self.parts = None
 
     def _differs(self, a: str, b: str) -> bool:
         """Whether two graph texts differ by more than the numbering of unnamed values.
@@ -101,8 +89,11 @@ class Recorder:
         else:
             if callable(constants):
                 constants = constants()
+            seen: dict = {}
             snap = snapshot_graph(graph, method, constant_attributes=constants, writes=writes,
-                                  module_paths=self.module_paths, parts=self.parts)
+                                  module_paths=self.module_paths, text=text,
+                                  known=self._seen.get(method), seen=seen)
+            self._seen[method] = seen
             if code is None:
                 code = graph_code(graph, method)
             # one definition everywhere: the graph differs from the previous stage of this

@@ -126,9 +126,10 @@ def run_freeze(req: Request, warns: list[str]) -> dict:
         rec.add("frozen", m, g, t_freeze if m == methods[0] else 0.0,
                 code=deferred_code(g, m), constants=tracer.constants_in(g), writes=writes)
 
-    passes_check = run_frozen_passes(frozen, frozen_c, methods, preserved_methods,
-                                     req.optimize_numerics, rec, tracer, warns)
-    rec.done_sharing()  # optimize_for_inference's passes change value types in place
+    passes_check, frozen = run_frozen_passes(
+        frozen, methods, preserved_methods, req.optimize_numerics, rec, tracer, warns,
+        lambda: torch.jit.freeze(script, preserved, req.optimize_numerics))
+    frozen_c = frozen._c
     rewrites: dict = {}
     if req.optimize_for_inference:
         frozen, rewrites = run_optimize_for_inference(
