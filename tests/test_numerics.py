@@ -119,7 +119,7 @@ def test_a_folded_buffer_that_a_fork_writes_stays_as_it_was():
     script = torch.jit.script(module)
     report = freezeviz.freeze(script, example_inputs=(torch.zeros(2),))
     assert torch.equal(script.fb, torch.zeros(2)) and torch.equal(module.fb, torch.zeros(2))
-    assert not any("wrote into a constant" in w for w in report.warnings)
+    assert not any("wrote into a tensor" in w for w in report.warnings)
     # the frozen module's first run sees the buffer as it was: (0 + 1) + x
     truth = torch.jit.freeze(torch.jit.script(ForkSelfWrite().eval()))
     assert torch.equal(report.frozen_module(torch.zeros(2)), truth(torch.zeros(2)))
@@ -134,7 +134,7 @@ def test_a_write_the_alias_analysis_misses_is_reported(monkeypatch):
     monkeypatch.setattr(torch._C.AliasDb, "has_writers", lambda self, value: False)
     report = freezeviz.freeze(torch.jit.script(ForkSelfWrite().eval()),
                               example_inputs=(torch.zeros(2),))
-    assert any(re.search(r"numerics: running stages? .*frozen.* wrote into a constant", w)
+    assert any(re.search(r"numerics: running stages? .*frozen.* wrote into a tensor it shares", w)
                for w in report.warnings), report.warnings
 
 
@@ -153,3 +153,37 @@ def test_unchanged_stages_report_what_a_run_of_their_own_gives(monkeypatch):
     assert [(r.stage, r.max_abs, r.max_rel) for r in fast.numerics] == \
         [(r.stage, r.max_abs, r.max_rel) for r in slow.numerics]
     assert any(not s.changed for s in fast.stages[1:])
+
+
+def test_state_only_read_is_shared_and_state_written_is_copied(monkeypatch):
+    """The module's own state goes to the runs as it is when the alias analysis of its forward
+    shows it is only read (no copy of a BERT's weights per run); a module that writes its
+    state runs on copies and is left as it was."""
+    from freezeviz.engine.torchscript import numerics as N
+    from tests.corpus.modules import InplaceBuffer
+
+    copied = []
+    real_copy = N._copy_state
+    monkeypatch.setattr(N, "_copy_state", lambda m: copied.append(m) or real_copy(m))
+    script = torch.jit.script(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)).eval())
+    report = freezeviz.freeze(script, example_inputs=(torch.randn(3, 4),))
+    assert script not in copied
+    assert {r.stage for r in report.numerics} >= {"scripted", "inlined", "frozen"}
+
+    copied.clear()
+    module = torch.jit.script(InplaceBuffer().eval())
+    before = module.buf.clone()
+    report = freezeviz.freeze(module, example_inputs=(torch.randn(3),))
+    assert module in copied
+    assert torch.equal(module.buf, before)
+    assert {r.stage for r in report.numerics} >= {"scripted", "inlined", "frozen"}
+
+
+def test_a_state_write_the_alias_analysis_misses_is_reported(monkeypatch):
+    from tests.corpus.modules import InplaceBuffer
+
+    monkeypatch.setattr(torch._C.AliasDb, "has_writers", lambda self, value: False)
+    report = freezeviz.freeze(torch.jit.script(InplaceBuffer().eval()),
+                              example_inputs=(torch.randn(3),))
+    assert any(re.search(r"numerics: running stages? scripted.* wrote into a tensor it shares", w)
+               for w in report.warnings), report.warnings

@@ -105,21 +105,23 @@ def compute_numerics(script, stages: list[Stage], graphs: dict[int, tuple], inpu
     ``graphs``: stage index -> (a private copy of its graph, the module it runs on). Returns
     the table and the warnings it gives.
 
-    Every run starts from its own deep copy of the module state, of the stage graph's tensor
-    constants and of the inputs: a write freezeviz did not see (inside a fork body, into a
-    list element, into an input) then lands on a copy, never on the user's module, the user's
-    inputs or the frozen module in the report, and never leaks into the next run."""
+    No run can change the user's module, the user's inputs or the frozen module in the
+    report, and no run leaks into the next: each gets its own copy of the inputs, and of every
+    piece of state or tensor constant that torch's alias analysis cannot show is only read
+    (a write freezeviz did not see, inside a fork body or into a list element, lands on a
+    copy). What is shared is watched: if it changes all the same, the report says so."""
     inputs = _positional(script, inputs)
+    runs = _Runs(script, inputs, _inlined_graph(stages, graphs))
     with torch.no_grad():
         _copy_inputs(inputs)  # fails early, with a message, on inputs that cannot be copied
         try:
-            reference = _copy_state(script)(*_copy_inputs(inputs))
+            reference = runs.reference()
         except Exception as exc:
             raise FreezeError(
                 "example_inputs do not run through the module (before freezing), so freezeviz "
                 "cannot compare stage outputs. Pass a tuple of inputs that `module(*inputs)` "
                 "accepts.", torch_message=str(exc)) from exc
-        rows, failed, written = [], {}, []
+        rows, failed = [], {}
         last = None  # (graph, owner, result) of the last forward stage
         for i, stage in enumerate(stages):
             if stage.method != "forward" or i not in graphs:
@@ -128,10 +130,10 @@ def compute_numerics(script, stages: list[Stage], graphs: dict[int, tuple], inpu
             if stage.name == "scripted" and owner is script:
                 out = reference  # the module's own forward: the reference run ran it
             elif last is not None and not stage.changed and owner is last[1] and \
-                    not written and _same_tensor_constants(graph, last[0]):
+                    not runs.written and _same_tensor_constants(graph, last[0]):
                 out = last[2]  # the same program on the same tensors as the stage before
             else:
-                out = _run_stage(stage, graph, owner, inputs, written)
+                out = runs.stage(stage, graph, owner)
             last = (graph, owner, out)
             if isinstance(out, _Failed):
                 failed.setdefault(out.reason, []).append(stage.name)
@@ -139,37 +141,111 @@ def compute_numerics(script, stages: list[Stage], graphs: dict[int, tuple], inpu
                 rows.append(NumericsRow(stage.name, stage.method, *_compare(out, reference)))
     notes = [f"numerics: stage{'s' if len(names) > 1 else ''} {', '.join(names)} could not run "
              f"on the example inputs ({reason})." for reason, names in failed.items()]
-    if written:
-        notes.append(f"numerics: running stage{'s' if len(written) > 1 else ''} "
-                     f"{', '.join(written)} wrote into a constant the frozen module shares with "
-                     "your module's tensors, though torch's alias analysis finds no writer of "
-                     "it: freezing may have inlined state that the model changes.")
-    return rows, notes + _numerics_notes(rows, reference)
+    return rows, notes + runs.notes() + _numerics_notes(rows, reference)
+
+
+def _inlined_graph(stages: list[Stage], graphs: dict[int, tuple]):
+    return next((graphs[i][0] for i, s in enumerate(stages)
+                 if s.name == "inlined" and s.method == "forward" and i in graphs), None)
+
+
+class _Runs:
+    """Runs stage graphs on copies of what they may write, and watches what they share."""
+
+    def __init__(self, script, inputs: tuple, inlined):
+        self.script, self.inputs = script, inputs
+        # the module's state is shared with the runs of its own graphs when the alias analysis
+        # of the whole forward (inlined) shows it is only read
+        self.share_state = inlined is not None and _state_only_read(inlined)
+        self.state = _state_tensors(script._c) if self.share_state else []
+        self.state_versions = [t._version for t in self.state]
+        self.written: list[str] = []
+
+    def reference(self):
+        """The module's own outputs: its forward, the ``scripted`` stage."""
+        out = self.module(self.script)(*_copy_inputs(self.inputs))
+        self._watch("scripted", [], [])
+        return out
+
+    def _watch(self, name: str, shared: list, versions: list) -> None:
+        if [t._version for t in shared] != versions or \
+                [t._version for t in self.state] != self.state_versions:
+            self.written.append(name)
+            self.state_versions = [t._version for t in self.state]
+
+    def module(self, module):
+        """``module`` itself where its state is shared, else a deep copy."""
+        return module if self.share_state and module is self.script else _copy_state(module)
+
+    def stage(self, stage, graph, owner):
+        """One stage's graph run; ``graph`` is already a private copy. Tensor constants that
+        torch's alias analysis finds no writer of are shared, not copied (a frozen BERT-base
+        holds 440 MB of them)."""
+        try:
+            shared = _clone_constants(graph)
+            versions = [t._version for t in shared]
+            fn = torch._C._create_function_from_graph(f"freezeviz_{stage.name}", graph)
+            args = _copy_inputs(self.inputs)
+            if _takes_self(graph):
+                args = (self.module(owner)._c, *args)
+            out = fn(*args)
+        except Exception as exc:
+            return _Failed(_error_line(exc))
+        self._watch(stage.name, shared, versions)
+        return out
+
+    def notes(self) -> list[str]:
+        if not self.written:
+            return []
+        return [f"numerics: running stage{'s' if len(self.written) > 1 else ''} "
+                f"{', '.join(self.written)} wrote into a tensor it shares with your module or "
+                "the frozen module, though torch's alias analysis finds no writer of it: "
+                "freezing may have inlined state that the model changes."]
+
+
+def _state_only_read(graph) -> bool:
+    """Whether torch's alias analysis shows ``graph`` (a whole forward, inlined) only reads
+    module state: no SetAttr, no fork and no call left (their bodies are other graphs), every
+    tensor it reads without writers, and no state it reads but tensors, numbers, strings and
+    modules or objects (whose own reads are GetAttrs of this graph)."""
+    adb = graph.alias_db(isFrozen=True)
+    for node in _all_nodes(graph):
+        kind = node.kind()
+        if kind in ("prim::SetAttr", "prim::fork", "prim::forkClosure", "prim::CallMethod",
+                    "prim::CallFunction") or \
+                node.hasAttribute("Subgraph"):
+            return False
+        if kind != "prim::GetAttr":
+            continue
+        out = node.output()
+        ty = out.type()
+        if isinstance(ty, torch._C.TensorType):
+            if adb.has_writers(out):
+                return False
+        elif not isinstance(ty, _READ_ONLY_TYPES):
+            return False
+    return True
+
+
+_READ_ONLY_TYPES = (torch._C.IntType, torch._C.FloatType, torch._C.BoolType,
+                    torch._C.StringType, torch._C.NoneType, torch._C.DeviceObjType,
+                    torch._C.ClassType, torch._C.InterfaceType)
+
+
+def _state_tensors(cmod) -> list[torch.Tensor]:
+    """Every tensor a ScriptModule tree holds as an attribute (parameters and buffers too)."""
+    out = []
+    for _, value in torch._C._jit_debug_module_iterators(cmod)["named_attributes"]:
+        if isinstance(value, torch._C.ScriptModule):
+            out += _state_tensors(value)
+        elif isinstance(value, torch.Tensor):
+            out.append(value)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
 class _Failed:
     reason: str
-
-
-def _run_stage(stage, graph, owner, inputs, written: list[str]):
-    """One stage's graph run on copies; ``graph`` is already a private copy. Tensor constants
-    that torch's alias analysis finds no writer of are shared, not copied (a frozen BERT-base
-    holds 440 MB of them); ``written`` gets the stage's name if one of them changed all the
-    same."""
-    try:
-        shared = _clone_constants(graph)
-        versions = [t._version for t in shared]
-        fn = torch._C._create_function_from_graph(f"freezeviz_{stage.name}", graph)
-        args = _copy_inputs(inputs)
-        if _takes_self(graph):
-            args = (_copy_state(owner)._c, *args)
-        out = fn(*args)
-    except Exception as exc:
-        return _Failed(_error_line(exc))
-    if [t._version for t in shared] != versions:
-        written.append(stage.name)
-    return out
 
 
 def _same_tensor_constants(a, b) -> bool:
