@@ -256,33 +256,35 @@ class _SnapshotWalker:
                 source_of(node, kind), constant)
 
     def read(self, node, index: int) -> tuple:
-        """(parts, input names, output names) of ``node``: from ``known`` when its line is
-        there, else from torch."""
+        """(parts, input names, outputs) of ``node``: from ``known`` when its line is there,
+        else from torch."""
         kind = node.kind()
         if self.lines is None:
             return self._read(node, kind)
         line = self.lines[index] if index < len(self.lines) else ""
-        if not (f" = {kind}" in line or line.startswith(f"= {kind}")):
+        reusable = kind not in _NOT_REUSED and line not in self.repeated
+        hit = self.known.get(line) if reusable else None
+        if hit is None:
+            if not (f" = {kind}" in line or line.startswith(f"= {kind}")):
+                raise _Misaligned
+            hit = self._read(node, kind)
+        elif hit[0][0] != kind:
             raise _Misaligned
-        if kind in _NOT_REUSED or line in self.repeated:
-            return self._read(node, kind)
-        hit = self.known.get(line)
-        read = hit if hit is not None and hit[0][0] == kind else self._read(node, kind)
-        if self.seen is not None:
-            self.seen[line] = read
-        return read
+        if reusable and self.seen is not None:
+            self.seen[line] = hit
+        return hit
 
     def _read(self, node, kind: str) -> tuple:
         parts = self.node_parts(node, kind)
         # inputsAt/outputsAt: node.inputs() is several times slower through pybind
+        names = (node.outputsAt(i).debugName() for i in range(len(parts[2])))
         return (parts, tuple(node.inputsAt(i).debugName() for i in range(node.inputsSize())),
-                tuple(node.outputsAt(i).debugName() for i in range(len(parts[2]))))
+                tuple(ValueInfo(n, *t) for n, t in zip(names, parts[2])))
 
     def node_info(self, node, parent_scope: str) -> NodeInfo:
         index = self.counter
         self.counter += 1
-        (kind, attrs, types, module_scope, source, constant), ins, names = self.read(node, index)
-        outs = tuple(ValueInfo(n, *t) for n, t in zip(names, types))
+        (kind, attrs, _, module_scope, source, constant), ins, outs = self.read(node, index)
         attribute = self.attribute(node, kind, ins, outs)
         if constant is not None:
             found = self.constant_attributes.get(outs[0].name, ())
