@@ -121,7 +121,6 @@ SHOWN_JS = """() => {
     return {text, drawn, pictures};
 }"""
 
-
 def _save_widget_state(root: Path) -> None:
     """The widget manager's "save widget state" setting: without it a saved notebook keeps
     views whose models nothing can restore once the kernel is gone."""
@@ -164,6 +163,13 @@ VISIBLE_PICTURES_JS = """() => {
 }"""
 
 
+# the restored widget has drawn, or failing that its picture shows
+RESTORED_JS = f"""() => {{
+    const shown = ({SHOWN_JS})();
+    return Boolean(shown && shown.drawn > 2) || ({VISIBLE_PICTURES_JS})() >= 2;
+}}"""
+
+
 @pytest.mark.parametrize("save_state", [False, True], ids=["default-settings", "save-state"])
 def test_saved_inspector_shows_without_its_kernel(tmp_path, free_port, browser, monkeypatch,
                                                   save_state):
@@ -186,6 +192,9 @@ def test_saved_inspector_shows_without_its_kernel(tmp_path, free_port, browser, 
                       timeout=60_000)
             page.wait_for_timeout(1000)
             shown = _wait(page, "the saved inspector to show", SHOWN_JS, OPEN_S)
+            if save_state:  # the widget manager restores the widget some time after
+                _wait(page, "the restored inspector to draw", RESTORED_JS, OPEN_S)
+                shown = page.evaluate(SHOWN_JS)
             page.wait_for_timeout(500)
             visible = page.evaluate(VISIBLE_PICTURES_JS)
         finally:
