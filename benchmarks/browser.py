@@ -29,8 +29,8 @@ preserved set asked for.
 Each repetition times a raw ``torch.jit.script`` + ``torch.jit.freeze`` of the same model class
 in the same kernel before and after its steps (``raw_ms``: the mean of the two), and its ratios
 are taken against it, since the machine's load moves. Besides the times, ``*_rows_redrawn``
-counts the table rows drawn anew by a click (the others are kept in place) and ``*_debounced``
-says whether the click waited for more clicks before it was sent; ``first_view_kernel_ms`` is
+counts the table rows drawn anew by a click (the others are kept in place) and ``*_held``
+says whether the click was held back (it is, only while a freeze runs); ``first_view_kernel_ms`` is
 ``inspect()`` alone, and ``*_range_ms`` the spread over the repetitions.
 """
 
@@ -85,7 +85,7 @@ fv_raw(fv_examples.{model})  # torch's own first-call costs are not the model's
 # Runs in the page: start an action, then poll (every 5 ms) until the inspector in cell
 # `cell` is settled and shows `title`. Resolves with the milliseconds it took; for a click
 # also with how many table rows were drawn anew (the others were kept in place) and whether
-# the click waited for more clicks (the debounce) before it was sent.
+# the click was held back (a freeze was running) before it was sent.
 TIMED_JS = """async ({action, cell, name, title, timeoutMs, opened}) => {
   const app = window.jupyterapp, nb = app.shell.currentWidget;
   const node = () => nb.content.widgets[cell].node;
@@ -205,7 +205,7 @@ def _timed(page, action: str, title: str, name: str = "", opened: bool | None = 
     the box with svg id ``name`` or go "up" to the root) until the inspector is settled and
     its title shows ``title`` (and, unless ``opened`` is None, both panes show an opened
     module, or none); ``redrawn``: table rows drawn anew; ``waited``: the click was held
-    back for more clicks."""
+    back (a freeze was running)."""
     return page.evaluate(TIMED_JS, {"action": action, "cell": 1, "name": name, "title": title,
                                     "timeoutMs": STEP_TIMEOUT_S * 1000, "opened": opened})
 
@@ -252,7 +252,7 @@ def _repetition(page, model: str, i: int) -> dict[str, float]:
             "new_set_ms": new["ms"], "seen_set_ms": seen["ms"], "raw_ms": raw,
             "first_view_ratio": first / raw, "new_set_ratio": new["ms"] / raw,
             "new_set_rows_redrawn": new["redrawn"], "seen_set_rows_redrawn": seen["redrawn"],
-            "new_set_debounced": float(new["waited"]), "seen_set_debounced": float(seen["waited"]),
+            "new_set_held": float(new["waited"]), "seen_set_held": float(seen["waited"]),
             **expand}
 
 

@@ -77,18 +77,12 @@ function whyCell(r) {
 }
 
 // Whether the set of names `list` is one of `sets` (lists of names, in any order).
-function setIn(list, sets) {
-  const key = [...list].sort().join("\n");
-  return (sets || []).some((s) => [...s].sort().join("\n") === key);
-}
-
 class AttributeTable {
   constructor(model, el) {
     this.model = model;
     this.el = el;
     this.d = tableDom(el);
-    this.pending = null;
-    this.timer = null;
+    this.pending = null;  // a preserved set clicked while a freeze ran, sent when it ends
   }
 
   preserved() { return new Set(this.pending || this.model.get("preserved") || []); }
@@ -101,15 +95,13 @@ class AttributeTable {
     const list = (this.pending || this.model.get("preserved") || []).filter((n) => n !== name);
     if (on) list.push(name);
     this.pending = list;
-    this.showBusy();
-    clearTimeout(this.timer);
-    // a set frozen before costs nothing: send it now; a new one waits for more clicks
-    if (setIn(list, this.model.get("cached_sets"))) this.flush();
-    else this.timer = setTimeout(() => this.flush(), this.model.get("debounce_ms"));
+    // a click is sent at once; clicks made while a freeze runs gather into one set, sent
+    // when it ends (see setBusy)
+    if (this.model.get("busy")) this.showBusy();
+    else this.flush();
   }
 
   flush() {
-    clearTimeout(this.timer);
     if (this.pending === null) return;
     this.model.set("preserved", this.pending);
     this.pending = null;
@@ -133,10 +125,7 @@ class AttributeTable {
     const off = this.model.get("keep_off") || "";  // a freezer without preserved_attrs
     box.disabled = disabled || Boolean(off);
     if (off) box.title = off;
-    box.addEventListener("change", () => {
-      if (this.model.get("busy")) box.checked = !box.checked;  // a freeze runs: not now
-      else this.toggle(name, box.checked);
-    });
+    box.addEventListener("change", () => this.toggle(name, box.checked));
     return box;
   }
 
@@ -247,8 +236,10 @@ class AttributeTable {
   }
 
   setBusy() {
-    this.showBusy();  // boxes are not disabled one by one (hundreds of style changes): see keepBox
-    if (!this.model.get("busy")) this.syncChecks();
+    this.showBusy();
+    if (this.model.get("busy")) return;
+    if (this.pending !== null) this.flush();  // what was clicked while it froze
+    else this.syncChecks();
   }
 
   setSelected() {
@@ -283,7 +274,6 @@ class AttributeTable {
     for (const [name, fn] of Object.entries(handlers)) m.on(`change:${name}`, fn);
     for (const name of ["height", "keep_off", "busy", "revision"]) handlers[name]();
     return () => {
-      clearTimeout(this.timer);
       this.flush();
       for (const [name, fn] of Object.entries(handlers)) m.off(`change:${name}`, fn);
     };

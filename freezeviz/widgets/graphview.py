@@ -92,12 +92,10 @@ class AttributeTable(anywidget.AnyWidget):
                      (:meth:`show_rows` sends only those: a new preserved set changes a
                      few fates, and only those rows travel and are redrawn)
         methods      one dict per root method: name, preserved, kept, locked (forward)
-        preserved    the preserved_attrs the boxes show; ticking a box sets it (the front
-                     end waits ``debounce_ms`` for more clicks before sending, except for a
-                     set in ``cached_sets``, which it sends at once)
-        cached_sets  preserved sets whose freeze is cached (switching to one is instant)
+        preserved    the preserved_attrs the boxes show; ticking a box sets it at once
+                     (boxes ticked while a freeze runs are sent together when it ends)
         fate_colors  fate -> [fill, border, label]
-        busy         the boxes take no clicks while a freeze runs
+        busy         a freeze runs (clicks meanwhile wait for it)
         keep_off     when set, why no box can change anything (a freezer without
                      preserved_attrs): every box is disabled with this as its tooltip
         clicked      the attribute path whose row was clicked last ("" for none)
@@ -113,12 +111,10 @@ class AttributeTable(anywidget.AnyWidget):
     row_patch = t.Dict().tag(sync=True)
     methods = t.List(t.Dict()).tag(sync=True)
     preserved = t.List(t.Unicode()).tag(sync=True)
-    cached_sets = t.List(t.List(t.Unicode())).tag(sync=True)
     fate_colors = t.Dict().tag(sync=True)
     busy = t.Bool(False).tag(sync=True)
     clicked = t.Unicode("").tag(sync=True)
     selected = t.Unicode("").tag(sync=True)
-    debounce_ms = t.Int(120).tag(sync=True)
     keep_off = t.Unicode("").tag(sync=True)
     height = t.Unicode("300px").tag(sync=True)
     revision = t.Int(0).tag(sync=True)

@@ -273,7 +273,8 @@ class FreezeInspector(W.VBox):
             self._set_busy(False)
 
     def _on_table_preserved(self, change) -> None:
-        """A "keep" box was ticked in the table (the front end debounces the clicks)."""
+        """A "keep" box was ticked in the table (clicks made while a freeze ran come
+        together, as one set)."""
         if self._updating or self._report is None:
             return
         if sorted(change["new"]) != sorted(self._report.preserved_attrs):
@@ -295,7 +296,6 @@ class FreezeInspector(W.VBox):
         # the table, header, legend and tabs are filled while the panes are laid out
         self.panes.show(report, self._method, reset=reset,
                         meanwhile=lambda: self._show_parts(report))
-        self.table.cached_sets = self.state.cached_sets()
         self._next_revision()
 
     def _next_revision(self) -> None:

@@ -187,10 +187,5 @@ class FreezeState:
                 self._reports.popitem(last=False)
         return report
 
-    def cached_sets(self) -> list[list[str]]:
-        """The preserved sets that have a cached report (switching to one freezes nothing,
-        unless the module changed since)."""
-        return [list(names) for names in dict.fromkeys(names for _, names in self._reports)]
-
     def __len__(self) -> int:
         return len(self._reports)

@@ -224,6 +224,41 @@ def _keep_version(page) -> None:
     assert "'version'" in page.locator(".fv-inspector .fv-title").inner_text()
 
 
+def _clicks_during_a_freeze_gather(page) -> None:
+    """A box ticked while a freeze runs is not refused: it waits, with any other clicks made
+    meanwhile, and they go to Python as one set when the freeze ends (one more freeze)."""
+    from benchmarks.browser import EXEC_JS
+
+    page.evaluate(EXEC_JS, (
+        "import time as _fv_time\n"
+        "_fv_calls, _fv_freeze = [], insp.state.freeze\n"
+        "def _fv_slow(names, *args):\n"
+        "    _fv_calls.append(sorted(names))\n"
+        "    _fv_time.sleep(1.5)\n"
+        "    return _fv_freeze(names, *args)\n"
+        "insp.state.freeze = _fv_slow"))
+    try:
+        page.locator('.fv-at input[data-name="modified_tensor"]').check()
+        _wait(page, "the freeze to start", """() =>
+            document.querySelector('.fv-at.fv-at-isbusy')""", 15)
+        held = page.evaluate("""() => {
+            const box = document.querySelector('.fv-at input[data-name="version"]');
+            box.click();  // now, while the freeze runs
+            return !box.checked && Boolean(document.querySelector('.fv-at.fv-at-pending'));
+        }""")
+        assert held  # the click is kept, waiting, not refused
+        _wait(page, "the set clicked during the freeze to be shown", """() =>
+            document.querySelector('.fv-at').dataset.fvBusy === '0' &&
+            document.querySelector('.fv-inspector .fv-title').textContent
+                .includes("preserved_attrs=['modified_tensor'])")""", REFREEZE_S)
+        calls = page.evaluate(EXEC_JS, "print(_fv_calls)").strip()
+        assert calls == "[['modified_tensor', 'version'], ['modified_tensor']]", calls
+        assert page.locator('.fv-at input[data-name="modified_tensor"]').is_checked()
+        assert not page.locator('.fv-at input[data-name="version"]').is_checked()
+    finally:
+        page.evaluate(EXEC_JS, "insp.state.freeze = _fv_freeze")
+
+
 def _picture(page, gv, path) -> None:
     """Select an attribute, hover a node again, and take the picture."""
     page.locator('.fv-at tr[data-path="modified_tensor"] .fv-at-path').click()
@@ -256,6 +291,7 @@ def test_inspector_in_jupyterlab(tmp_path, free_port, browser, screenshot_path):
             _wheel_zooms_and_fit_restores(page, gv)
             _keep_version(page)
             _picture(page, gv, screenshot_path("inspector.png"))
+            _clicks_during_a_freeze_gather(page)
         finally:
             page.close()
     finally:
