@@ -49,7 +49,8 @@ def freeze(module, preserved_attrs=None, optimize_numerics=True, *, example_inpu
     """Freeze ``module`` exactly as ``torch.jit.freeze`` does and report every stage.
 
     Takes the same arguments as ``torch.jit.freeze``; ``backend`` names the freezer observed
-    (``"torchscript"``). See :func:`freezeviz.engine.api.freeze`."""
+    (``"torchscript"``, ``"inductor"``) or is a backend object. See
+    :func:`freezeviz.engine.api.freeze`."""
     from freezeviz.engine.api import freeze as _freeze
 
     return _freeze(module, preserved_attrs, optimize_numerics, example_inputs=example_inputs,

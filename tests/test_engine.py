@@ -283,6 +283,51 @@ def test_a_registered_backend_is_used_by_name():
     assert req.preserved_attrs == ("bn",) and req.optimize_numerics is False
 
 
+class _Tagged:
+    """The TorchScript backend with a tag among its report's warnings; every instance is
+    named "tagged", as two configurations of one backend class are."""
+
+    name = "tagged"
+
+    def __init__(self, tag: str):
+        self.tag = tag
+
+    def check(self, module):
+        from freezeviz.engine.torchscript.backend import BACKEND
+
+        BACKEND.check(module)
+
+    def freeze(self, request):
+        import dataclasses
+
+        from freezeviz.engine.torchscript.backend import BACKEND
+
+        return dataclasses.replace(BACKEND.freeze(request), warnings=(self.tag,))
+
+
+def test_two_configurations_of_a_backend_never_share_a_report():
+    from freezeviz.engine import backend
+
+    module = M.ConvBN().eval()
+    backend.register(_Tagged("first"), "tagged-1")
+    backend.register(_Tagged("second"), "tagged-2")
+    try:
+        assert freezeviz.freeze(module, backend="tagged-1").warnings == ("first",)
+        assert freezeviz.freeze(module, backend="tagged-2").warnings == ("second",)
+        # a backend object is taken as it is, and is a configuration of its own
+        third = _Tagged("third")
+        assert freezeviz.freeze(module, backend=third).warnings == ("third",)
+        assert freezeviz.freeze(module, backend=third) is freezeviz.freeze(module, backend=third)
+    finally:
+        backend.unregister("tagged-1")
+        backend.unregister("tagged-2")
+
+
+def test_a_backend_that_is_no_backend_is_refused():
+    with pytest.raises(freezeviz.FreezeError, match="name of a freeze backend.*got int"):
+        freezeviz.freeze(M.ConvBN(), backend=3)
+
+
 def test_module_list_scopes_keep_their_container():
     from freezeviz.examples import transformer_encoder
 

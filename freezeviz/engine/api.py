@@ -77,7 +77,8 @@ def _check_kwarg_inputs(example_inputs, example_kwarg_inputs) -> None:
 
 def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numerics: bool = True,
            *, example_inputs=None, example_kwarg_inputs: dict | None = None,
-           optimize_for_inference: bool = False, backend: str = "torchscript") -> FreezeReport:
+           optimize_for_inference: bool = False,
+           backend: str | backends.Backend = "torchscript") -> FreezeReport:
     """Freeze ``module`` exactly as ``torch.jit.freeze`` does, recording every stage.
 
     Same arguments as ``torch.jit.freeze``. ``module`` may be a ScriptModule (scripted or
@@ -85,12 +86,14 @@ def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numeri
     does not script; or with ``example_kwarg_inputs``, a dict of forward's keyword arguments,
     as torch.jit.trace takes them), or the path of a saved TorchScript file. The module is
     never changed.
-    ``backend`` names the freezer (:func:`freezeviz.engine.backend.names`).
+    ``backend`` names the freezer (:func:`freezeviz.engine.backend.names`), or is a backend
+    object: ``InductorBackend(codegen=True)`` (``freezeviz.engine.inductor.backend``) also
+    runs Inductor's code generation and compares the compiled code's outputs.
 
     >>> report = freeze(torch.jit.script(MyModule().eval()))   # doctest: +SKIP
     >>> print(report.explain("weight"))                         # doctest: +SKIP
     """
-    impl = backends.get(backend)
+    impl = backends.get(backend) if isinstance(backend, str) else backends.checked(backend)
     with _collector_paused():
         return _freeze(impl, module, preserved_attrs, optimize_numerics, example_inputs,
                        optimize_for_inference, example_kwarg_inputs)
@@ -103,7 +106,9 @@ def _freeze(impl, module, preserved_attrs, optimize_numerics, example_inputs,
     preserved = tuple(dict.fromkeys(preserved_attrs or []))
     _check_kwarg_inputs(example_inputs, example_kwarg_inputs)
     inputs_key = _all_inputs_key(example_inputs, example_kwarg_inputs)
-    options = (impl.name, preserved, bool(optimize_numerics), bool(optimize_for_inference),
+    # the backend object itself: two registered under one name, or one backend's options
+    # (codegen), never share a report
+    options = (impl, preserved, bool(optimize_numerics), bool(optimize_for_inference),
                inputs_key)
     impl.check(module)
     owner, state = None, None

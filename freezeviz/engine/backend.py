@@ -78,6 +78,16 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def checked(backend) -> Backend:
+    """``backend`` when it is a backend object (a name is looked up with :func:`get`)."""
+    if not all(callable(getattr(backend, m, None)) for m in ("check", "freeze")) or \
+            not isinstance(getattr(backend, "name", None), str):
+        raise FreezeError(f"backend must be the name of a freeze backend "
+                          f"({', '.join(repr(n) for n in names())}) or a backend object with "
+                          f"name, check() and freeze(); got {type(backend).__name__}.")
+    return backend
+
+
 def get(name: str) -> Backend:
     """The backend registered as ``name``."""
     found = _REGISTRY.get(name) if isinstance(name, str) else None

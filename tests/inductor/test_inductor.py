@@ -253,12 +253,11 @@ def test_cli_takes_the_backend(capsys):
 
 @pytest.mark.slow
 def test_codegen_runs_the_generated_code():
-    from freezeviz.engine.backend import FreezeRequest
     from freezeviz.engine.inductor.backend import InductorBackend
 
     torch.manual_seed(0)
     model, x = M.TwoConvScales().eval(), torch.randn(1, 3, 4, 4)
-    report = InductorBackend(codegen=True).freeze(FreezeRequest(model, (), True, False, (x,)))
+    report = freezeviz.freeze(model, example_inputs=(x,), backend=InductorBackend(codegen=True))
     with torch.no_grad(), torch._inductor.config.patch(freezing=True):
         torch._dynamo.reset()
         out = torch.compile(copy.deepcopy(model))(x)
@@ -267,3 +266,6 @@ def test_codegen_runs_the_generated_code():
     assert report.stages[-1].name == "codegen" and report.numerics[-1].stage == "codegen"
     assert [r.stage for r in report.numerics].count("codegen") == 1
     assert math.isclose(report.numerics[-1].max_abs, wrong, rel_tol=1e-4)
+    # without codegen, the same model and inputs: another report, with no codegen stage
+    plain = freezeviz.freeze(model, example_inputs=(x,), backend="inductor")
+    assert "codegen" not in [s.name for s in plain.stages]

@@ -60,7 +60,7 @@ class InductorBackend:
         module, args, kwargs, export_info = _inputs_of(request)
         warns = _request_warnings(request, module)
         _check_runs(module, args, kwargs)
-        codegen = self.codegen or bool(getattr(request, "codegen", False))
+        codegen = self.codegen
         comp = compile_model(module, args, kwargs, codegen)
         rec = comp.rec
         if codegen:
