@@ -167,6 +167,12 @@ def test_binary_folding_miscompile_is_flagged_at_its_pass():
     assert rows["constant_fold#1"].max_abs < 1e-5
     assert math.isclose(rows["binary_folding#1"].max_abs, wrong, rel_tol=1e-4)
     assert any("first move at stage binary_folding#1" in w for w in report.warnings)
+    # the fates say what went in: one tensor the pass made, for both convolutions' scales
+    why = report.attribute("c1.weight").why
+    assert "computed with other_tensor, a tensor no attribute stands for" in why, why
+    assert "c2.weight" in why.split("other_tensor", 1)[1], why
+    steps = [e.description for e in report.attribute("c1.weight").evidence]
+    assert any("from the constants _frozen_param0, other_tensor" in t for t in steps), steps
 
 
 def test_torch_is_left_as_it_was_after_an_interrupt(monkeypatch):

@@ -91,20 +91,37 @@ def _frozen(rec: Recorder, path: str):
 def _folded(rec: Recorder, path: str, direct: str, into: list[str], gone: str | None):
     c = into[0]
     made = rec.lineage.made.get(c)
-    others = sorted(rec.lineage.paths(c) - set(rec.groups.get(path, (path,))))
+    own = set(rec.groups.get(path, (path,)))
+    others = sorted(rec.lineage.paths(c) - own)
     with_ = f", with {', '.join(others)}," if others else ""
     ops = f" ({' -> '.join(made.ops)})" if made and made.ops else ""
     more = f" (and {len(into) - 1} more)" if len(into) > 1 else ""
     by = f", made by {made.stage}{ops}" if made is not None else ""
     why = (f"replace_params_with_constants made it the constant {direct}; {gone} folded that "
            f"away, and its value ends up{with_} in the constant {c}{more}{by}. The frozen "
-           f"graph reads {c}.")
+           f"graph reads {c}.{_unnamed_note(rec, c, own)}")
     evidence = [Evidence(gone or "constant_fold", f"folds the constant {direct} away")]
-    if made is not None:
-        paths = ", ".join(sorted(rec.lineage.paths(c)))
-        evidence.append(Evidence(made.stage, f"made {c}{ops} from the constants "
-                                 f"{', '.join(made.sources)} (attributes {paths})"))
+    order = {st.name: i for i, st in enumerate(rec.stages)}  # the steps in the order they ran
+    for target, step in sorted(rec.lineage.chain(c), key=lambda ts: order.get(ts[1].stage, 0)):
+        paths = ", ".join(sorted(rec.lineage.paths(target))) or "none"
+        step_ops = f" ({' -> '.join(step.ops)})" if step.ops else ""
+        evidence.append(Evidence(step.stage, f"made {target}{step_ops} from the constants "
+                                 f"{', '.join(step.sources)} (attributes {paths})"))
     return Fate.FOLDED, why, tuple(evidence), c, gone
+
+
+def _unnamed_note(rec: Recorder, c: str, own: set[str]) -> str:
+    """Sentences naming the constants no attribute stands for that went into ``c`` (a pass
+    made them), and which other attributes' constants were computed with them too."""
+    notes = ""
+    for extra in rec.lineage.unnamed(c):
+        notes += f" It was computed with {extra}, a tensor no attribute stands for (a pass made it)"
+        shared = sorted(rec.lineage.sharing(extra) - own - rec.lineage.paths(c))
+        if shared:
+            notes += (f"; the constants of {', '.join(shared)} were computed with that same "
+                      "tensor")
+        notes += "."
+    return notes
 
 
 def _gone_at(rec: Recorder, target: str | None) -> str | None:

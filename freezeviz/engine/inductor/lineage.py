@@ -46,6 +46,31 @@ class Lineage:
                 self.origin[str(node.target)] = frozenset(groups.get(path, (path,)))
                 self.direct[path] = str(node.target)
 
+    def chain(self, target: str) -> list[tuple[str, Made]]:
+        """How ``target`` was made, step by step: ``(constant, Made)`` from ``target`` back
+        through every made constant it was computed from (each once)."""
+        out, todo, seen = [], [target], set()
+        while todo:
+            t = todo.pop(0)
+            made = self.made.get(t)
+            if made is None or t in seen:
+                continue
+            seen.add(t)
+            out.append((t, made))
+            todo += made.sources
+        return out
+
+    def unnamed(self, target: str) -> list[str]:
+        """The constants ``target`` was computed from that no attribute stands for and no
+        fold made: tensors a pass put in the graph (binary folding's ``other_tensor``)."""
+        return sorted({s for _, m in self.chain(target) for s in m.sources
+                       if not self.paths(s) and s not in self.made})
+
+    def sharing(self, extra: str) -> frozenset[str]:
+        """The attribute paths of every constant a fold computed with ``extra``."""
+        return frozenset().union(*(self.paths(t) for t, m in self.made.items()
+                                   if extra in m.sources))
+
     def folded(self, gm: torch.fx.GraphModule, before: dict, stage: str) -> None:
         """After a ``constant_fold``: the constants it made inherit their sources' paths."""
         for node in gm.graph.find_nodes(op="get_attr"):
