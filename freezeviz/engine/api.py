@@ -93,14 +93,28 @@ def freeze(module, preserved_attrs: Sequence[str] | None = None, optimize_numeri
     >>> report = freeze(torch.jit.script(MyModule().eval()))   # doctest: +SKIP
     >>> print(report.explain("weight"))                         # doctest: +SKIP
     """
+    return freeze_read(UNREAD, module, preserved_attrs, optimize_numerics,
+                       example_inputs=example_inputs, example_kwarg_inputs=example_kwarg_inputs,
+                       optimize_for_inference=optimize_for_inference, backend=backend)
+
+
+UNREAD = object()  # freeze_read: the module was not read (freeze reads it)
+
+
+def freeze_read(state, module, preserved_attrs=None, optimize_numerics=True, *,
+                example_inputs=None, example_kwarg_inputs=None, optimize_for_inference=False,
+                backend="torchscript") -> FreezeReport:
+    """:func:`freeze` of a module whose :func:`module_fingerprint` the caller read just
+    before, with nothing run since (the inspector reads it to look up its own reports): the
+    module's tensors are read once, not twice."""
     impl = backends.get(backend) if isinstance(backend, str) else backends.checked(backend)
     with _collector_paused():
         return _freeze(impl, module, preserved_attrs, optimize_numerics, example_inputs,
-                       optimize_for_inference, example_kwarg_inputs)
+                       optimize_for_inference, example_kwarg_inputs, state)
 
 
 def _freeze(impl, module, preserved_attrs, optimize_numerics, example_inputs,
-            optimize_for_inference, example_kwarg_inputs=None) -> FreezeReport:
+            optimize_for_inference, example_kwarg_inputs=None, state=UNREAD) -> FreezeReport:
     if isinstance(preserved_attrs, str):
         preserved_attrs = [preserved_attrs]
     preserved = tuple(dict.fromkeys(preserved_attrs or []))
@@ -111,14 +125,16 @@ def _freeze(impl, module, preserved_attrs, optimize_numerics, example_inputs,
     options = (impl, preserved, bool(optimize_numerics), bool(optimize_for_inference),
                inputs_key)
     impl.check(module)
-    owner, state = None, None
+    owner = None
     if isinstance(module, (str, os.PathLike)):
+        state = None
         # a file is known by its bytes: a rewrite within the same second is a new file
         path = os.path.abspath(os.fspath(module))
         content = file_key(path) if os.path.isfile(path) else None
         key = None if content is None else (path, content, options)
     else:
-        owner, state = module, module_fingerprint(module)
+        owner = module
+        state = module_fingerprint(module) if state is UNREAD else state
         key = None if state is None else (state, options)
     if inputs_key is UNREADABLE:
         key = None

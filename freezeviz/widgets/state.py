@@ -175,12 +175,15 @@ class FreezeState:
             key, report = self.lookup(names)
             if report is not None:
                 return report
-        import freezeviz
+        from freezeviz.engine import api
 
-        report = freezeviz.freeze(self.module, names, self.optimize_numerics,
-                                  example_inputs=self.example_inputs,
-                                  example_kwarg_inputs=self.example_kwarg_inputs,
-                                  backend=self.backend)
+        # the module as lookup() just read it (a file is read by the engine itself)
+        state = key[0][0] if key is not None and not isinstance(
+            self.module, (str, os.PathLike)) else api.UNREAD
+        report = api.freeze_read(state, self.module, names, self.optimize_numerics,
+                                 example_inputs=self.example_inputs,
+                                 example_kwarg_inputs=self.example_kwarg_inputs,
+                                 backend=self.backend)
         if key is not None:
             self._reports[key] = report
             while len(self._reports) > max(1, self.cache_size):

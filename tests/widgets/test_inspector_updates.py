@@ -131,3 +131,26 @@ def test_plain_texts_and_boxes_share_one_layout_and_style(insp):
     shared.close()  # as Widget.close_all() would: the next widgets get a live one
     again = parts.html("x")
     assert again.layout is not shared and again.layout.comm is not None
+
+
+def test_a_new_set_reads_the_module_once(model, insp, monkeypatch):
+    """The inspector reads the module's content to look up its reports; the freeze of a new
+    set reuses that reading instead of hashing every tensor again. A module changed in
+    between is still seen: each click reads it anew."""
+    from freezeviz.engine import api, cache
+
+    reads = []
+    real = cache.content_key
+    monkeypatch.setattr(cache, "content_key", lambda *o: reads.append(o) or real(*o))
+    monkeypatch.setattr(api, "content_key", cache.content_key)
+    insp.preserved_attrs = ["fc.weight"]
+    assert sum(1 for o in reads if o and o[0] is insp.state.module) == 1
+    with torch.no_grad():
+        model.fc.bias.add_(1.0)
+    try:
+        insp.preserved_attrs = ["fc.bias"]
+        assert "fc.bias" in insp.report.preserved_attrs
+        assert torch.equal(insp.report.frozen_module.fc.bias, model.fc.bias)
+    finally:
+        with torch.no_grad():
+            model.fc.bias.sub_(1.0)
