@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 import freezeviz
 from freezeviz.data.diff import normalize_graph_text
@@ -75,21 +74,11 @@ def test_node_lines_pair_with_nodes():
     assert any(n.blocks() for n in nodes)  # blocks included, in program order
 
 
-class _ConvBnScale(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-        self.bn = nn.BatchNorm2d(4)
-
-    def forward(self, x):
-        return self.bn(self.conv(x)) * 2.0
-
-
 def test_a_mismatch_with_torchs_fused_pass_hands_back_torchs_module(monkeypatch):
     """If the passes run one by one ever ended elsewhere than torch's fused pass, the report
     must say so and return the module torch.jit.freeze builds."""
     torch.manual_seed(0)
-    module = _ConvBnScale().eval()
+    module = freezeviz.examples.conv_bn_relu()
     # one-by-one without fold_conv_bn: no longer what torch's fused pass does
     monkeypatch.setattr(P, "NUMERICS_LOOP", tuple(s for s in P.NUMERICS_LOOP
                                                   if s.name != "fold_conv_bn"))
