@@ -298,21 +298,27 @@ def inventory(cmod, prefix: str = "") -> list[Slot]:
 
 
 def _inventory(cmod, prefix: str) -> list[Slot]:
+    """One walk of torch's recursive attribute list (each module's own lists are recursive
+    too: asking every submodule would read each subtree once per module above it)."""
     it = torch._C._jit_debug_module_iterators(cmod)
-    params = {n for n, _ in it["named_parameters"]}
-    buffers = {n for n, _ in it["named_buffers"]}
-    types = cmod._type().containedTypes()
+    params = {n for n, _ in it["named_parameters_r"]}
+    buffers = {n for n, _ in it["named_buffers_r"]}
+    types = {"": cmod._type().containedTypes()}  # module path -> its slots' types, in order
+    taken: dict[str, int] = {}  # module path -> slots of it seen so far
     out: list[Slot] = []
-    for (name, value), ty in zip(it["named_attributes"], types):
+    for path, value in it["named_attributes_r"]:  # a module's slots, each followed by its own
+        owner, _, name = path.rpartition(".")
+        i = taken.get(owner, 0)
+        taken[owner] = i + 1
         if name in _HIDDEN:
             continue
-        tytext = ty.annotation_str
+        tytext = types[owner][i].annotation_str
         if isinstance(value, torch._C.ScriptModule):
-            out.append(Slot(prefix + name, "module", _short_type(tytext)))
-            out.extend(_inventory(value, prefix + name + "."))
+            types[path] = value._type().containedTypes()
+            out.append(Slot(prefix + path, "module", _short_type(tytext)))
         else:
-            kind = "parameter" if name in params else "buffer" if name in buffers else "attribute"
-            out.append(Slot(prefix + name, kind, tytext))
+            kind = "parameter" if path in params else "buffer" if path in buffers else "attribute"
+            out.append(Slot(prefix + path, kind, tytext))
     return out
 
 
