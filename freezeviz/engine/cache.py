@@ -282,10 +282,17 @@ class _Walker:
             self.walk(t.q_per_channel_zero_points())
 
     def script_module(self, c) -> None:
+        """A ScriptModule tree: each module's type and methods, and every attribute of every
+        submodule by its path. torch's recursive list is read once, at the top: the list of
+        each submodule is recursive too, and asking every one would read each subtree once
+        per module above it."""
         self.put("script", c._type().qualified_name(), tuple(c._method_names()))
-        for name, value in torch._C._jit_debug_module_iterators(c)["named_attributes"]:
-            self.put("attr", name)
-            self.walk(value)
+        for path, value in torch._C._jit_debug_module_iterators(c)["named_attributes_r"]:
+            self.put("attr", path)
+            if isinstance(value, torch._C.ScriptModule):  # its attributes follow, by path
+                self.put("script", value._type().qualified_name(), tuple(value._method_names()))
+            else:
+                self.walk(value)
 
     def script_object(self, obj) -> None:
         """An instance of a C++ class registered with TorchScript (packed quantized weights):
