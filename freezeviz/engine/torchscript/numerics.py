@@ -233,14 +233,10 @@ _READ_ONLY_TYPES = (torch._C.IntType, torch._C.FloatType, torch._C.BoolType,
 
 
 def _state_tensors(cmod) -> list[torch.Tensor]:
-    """Every tensor a ScriptModule tree holds as an attribute (parameters and buffers too)."""
-    out = []
-    for _, value in torch._C._jit_debug_module_iterators(cmod)["named_attributes"]:
-        if isinstance(value, torch._C.ScriptModule):
-            out += _state_tensors(value)
-        elif isinstance(value, torch.Tensor):
-            out.append(value)
-    return out
+    """Every tensor a ScriptModule tree holds as an attribute (parameters and buffers too),
+    from torch's recursive list, read once."""
+    return [v for _, v in torch._C._jit_debug_module_iterators(cmod)["named_attributes_r"]
+            if isinstance(v, torch.Tensor)]
 
 
 @dataclasses.dataclass(frozen=True)
