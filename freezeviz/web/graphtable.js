@@ -265,7 +265,8 @@ class AttributeTable {
       methods: () => this.buildMethods(),
       fate_colors: () => this.buildRows(),
       keep_off: () => { this.el.classList.toggle("fv-at-nokeep", Boolean(m.get("keep_off"))); this.buildMethods(); this.buildRows(); },
-      preserved: () => { this.pending = null; this.showBusy(); this.syncChecks(); },
+      // Python's own change drops clicks not sent yet, unless they wait for a freeze to end
+      preserved: () => { if (!m.get("busy")) this.pending = null; this.showBusy(); this.syncChecks(); },
       busy: () => this.setBusy(),
       selected: () => this.setSelected(),
       height: () => { d.wrap.style.maxHeight = m.get("height"); },
