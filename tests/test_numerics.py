@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 import freezeviz
-from freezeviz.engine.torchscript.numerics import _compare
+from freezeviz.engine.outputs import compare
 
 
 class ConvBiasBN(nn.Module):
@@ -94,7 +94,7 @@ def test_html_report_of_non_finite_numerics(tmp_path):
      (torch.tensor([1.5]), torch.tensor([3.0])), (math.nan, math.nan)),
 ])
 def test_compare_keeps_non_finite_differences(out, ref, expected):
-    got = _compare(out, ref)
+    got = compare(out, ref)
     for g, e in zip(got, expected):
         if math.isnan(e):
             assert math.isnan(g), got
@@ -103,7 +103,7 @@ def test_compare_keeps_non_finite_differences(out, ref, expected):
 
 
 def test_compare_counts_a_missing_output_as_a_difference():
-    assert _compare((torch.ones(2),), (torch.ones(2), torch.ones(2))) == (math.inf, math.inf)
+    assert compare((torch.ones(2),), (torch.ones(2), torch.ones(2))) == (math.inf, math.inf)
 
 
 # --- runs share what no stage can write, and copy the rest ------------------------------------

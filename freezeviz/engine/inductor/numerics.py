@@ -15,49 +15,12 @@ import math
 import torch
 
 from freezeviz.data.report import NumericsRow
+from freezeviz.engine.outputs import compare
 
 # A stage whose outputs differ from the eager graph's by more than this (relative to the
 # largest output value) has changed the results; folding reorders float math by far less.
 MOVE_REL = 1e-3
 _SEED_STATE = torch.Generator().manual_seed(0).get_state()
-
-
-def flat_tensors(out) -> list[torch.Tensor]:
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if isinstance(out, dict):
-        out = list(out.values())
-    if isinstance(out, (list, tuple)):
-        return [t for o in out for t in flat_tensors(o)]
-    return []
-
-
-def compare(out, ref) -> tuple[float, float]:
-    """Largest absolute and relative difference (NaN where either side gained a NaN)."""
-    a, b = flat_tensors(out), flat_tensors(ref)
-    if len(a) != len(b):
-        return math.inf, math.inf
-    worst_abs = worst_rel = 0.0
-    for x, y in zip(a, b):
-        if x.is_mkldnn:
-            x = x.to_dense()
-        if x.shape != y.shape:
-            return math.inf, math.inf
-        if not x.is_floating_point():
-            d = 0.0 if torch.equal(x.to(y.dtype), y) else math.inf
-            worst_abs, worst_rel = max(worst_abs, d), max(worst_rel, d)
-            continue
-        x64, y64 = x.detach().double(), y.detach().double()
-        agree = (x64 == y64) | (x64.isnan() & y64.isnan())
-        diff = torch.where(agree, torch.zeros((), dtype=torch.float64), (x64 - y64).abs())
-        d = diff.max().item() if diff.numel() else 0.0
-        finite = y64[y64.isfinite()].abs()
-        scale = finite.max().item() if finite.numel() else 0.0
-        rel = d / scale if scale > 0 else (0.0 if d == 0 else math.inf)
-        if math.isnan(d):
-            return math.nan, math.nan
-        worst_abs, worst_rel = max(worst_abs, d), max(worst_rel, rel)
-    return worst_abs, worst_rel
 
 
 @contextlib.contextmanager

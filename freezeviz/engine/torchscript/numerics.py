@@ -15,6 +15,7 @@ import torch
 from freezeviz.data.report import NumericsRow
 from freezeviz.data.snapshot import Stage
 from freezeviz.engine.torchscript.load import as_tuple
+from freezeviz.engine.outputs import compare, flat_tensors
 from freezeviz.errors import FreezeError
 
 
@@ -49,54 +50,6 @@ def _positional(script, inputs) -> tuple:
                 f"example_kwarg_inputs lack forward's argument {arg.name!r}, which has no "
                 "default. Add it to the dict.")
     return tuple(out)
-
-
-def _flat_tensors(out) -> list[torch.Tensor]:
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if isinstance(out, dict):
-        out = list(out.values())
-    if isinstance(out, (list, tuple)):
-        return [t for o in out for t in _flat_tensors(o)]
-    return []
-
-
-def _worst(a: float, b: float) -> float:
-    """The larger of two differences, NaN winning (``max`` would drop a NaN)."""
-    return math.nan if math.isnan(a) or math.isnan(b) else max(a, b)
-
-
-def _compare(out, ref) -> tuple[float, float]:
-    """Largest absolute and relative difference of ``out`` from ``ref``.
-
-    Where both are NaN, or both the same infinity, they agree; elsewhere a NaN makes the
-    difference NaN and an infinity makes it infinite: a non-finite change never shows as 0."""
-    a, b = _flat_tensors(out), _flat_tensors(ref)
-    if len(a) != len(b):
-        return math.inf, math.inf
-    max_abs = max_rel = 0.0
-    for x, y in zip(a, b):
-        d_abs, d_rel = _compare_tensor(x, y)
-        max_abs, max_rel = _worst(max_abs, d_abs), _worst(max_rel, d_rel)
-    return max_abs, max_rel
-
-
-def _compare_tensor(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    if x.is_mkldnn:
-        x = x.to_dense()
-    if x.shape != y.shape or not (x.is_floating_point() or x.is_complex()):
-        d = 0.0 if x.shape == y.shape and torch.equal(x.to(y.dtype), y) else math.inf
-        return d, d
-    if not x.numel():
-        return 0.0, 0.0
-    wide = torch.complex128 if x.is_complex() or y.is_complex() else torch.float64
-    x, y = x.detach().to(wide), y.detach().to(wide)
-    agree = (x == y) | (x.isnan() & y.isnan())  # == holds for equal infinities
-    diff = torch.where(agree, torch.zeros((), dtype=torch.float64), (x - y).abs())
-    d = math.nan if bool(diff.isnan().any()) else diff.max().item()
-    finite = y[y.isfinite()].abs()
-    scale = finite.max().item() if finite.numel() else 0.0
-    return d, (d / scale if scale > 0 else (0.0 if d == 0 else d if math.isnan(d) else math.inf))
 
 
 def compute_numerics(script, stages: list[Stage], graphs: dict[int, tuple], inputs
@@ -138,7 +91,7 @@ def compute_numerics(script, stages: list[Stage], graphs: dict[int, tuple], inpu
             if isinstance(out, _Failed):
                 failed.setdefault(out.reason, []).append(stage.name)
             else:
-                rows.append(NumericsRow(stage.name, stage.method, *_compare(out, reference)))
+                rows.append(NumericsRow(stage.name, stage.method, *compare(out, reference)))
     notes = [f"numerics: stage{'s' if len(names) > 1 else ''} {', '.join(names)} could not run "
              f"on the example inputs ({reason})." for reason, names in failed.items()]
     return rows, notes + runs.notes() + _numerics_notes(rows, reference)
@@ -255,7 +208,7 @@ def _same_tensor_constants(a, b) -> bool:
             if node.kind() != "prim::Constant" or not node.hasAttribute("value"):
                 continue
             kind = node.kindOf("value")
-            if kind == "ival" and _flat_tensors(node.output().toIValue()):
+            if kind == "ival" and flat_tensors(node.output().toIValue()):
                 return None
             if kind == "t":
                 t = node.t("value")
@@ -297,7 +250,7 @@ def _clone_constants(graph) -> list:
                 shared.append(node.t("value"))
         elif kind == "ival":
             value = node.output().toIValue()
-            if _flat_tensors(value):
+            if flat_tensors(value):
                 node.ival_("value", copy.deepcopy(value))
     for node in _all_nodes(graph):
         if node.hasAttribute("Subgraph") and node.kindOf("Subgraph") == "g":
@@ -328,7 +281,7 @@ def _numerics_notes(rows, reference) -> list[str]:
     """Say where outputs stopped being finite numbers, since a table of differences alone
     cannot show NaN meeting NaN."""
     notes = []
-    bad = [t for t in _flat_tensors(reference)
+    bad = [t for t in flat_tensors(reference)
            if (t.is_floating_point() or t.is_complex()) and not bool(t.isfinite().all())]
     if bad:
         nans = sum(int(t.isnan().sum()) for t in bad)
