@@ -12,6 +12,7 @@ import math
 
 import torch
 
+from freezeviz.data.diff import normalize_graph_text
 from freezeviz.data.report import NumericsRow
 from freezeviz.data.snapshot import Stage
 from freezeviz.engine.torchscript.load import as_tuple
@@ -82,8 +83,8 @@ def compute_numerics(script, stages: list[Stage], graphs: dict[int, tuple], inpu
             graph, owner = graphs[i]
             if stage.name == "scripted" and owner is script:
                 out = reference  # the module's own forward: the reference run ran it
-            elif last is not None and not stage.changed and owner is last[1] and \
-                    not runs.written and _same_tensor_constants(graph, last[0]):
+            elif last is not None and owner is last[1] and not runs.written and \
+                    _same_program(graph, last[0], stage.changed):
                 out = last[2]  # the same program on the same tensors as the stage before
             else:
                 out = runs.stage(stage, graph, owner)
@@ -195,6 +196,20 @@ def _state_tensors(cmod) -> list[torch.Tensor]:
 @dataclasses.dataclass(frozen=True)
 class _Failed:
     reason: str
+
+
+def _same_program(a, b, changed: bool) -> bool:
+    """Whether graphs ``a`` and ``b`` compute the same thing from the same tensors: equal
+    once the nodes whose results nothing uses are dropped (a fold pass that removed only an
+    unused constant changed the graph, not what it computes), holding the very same tensor
+    constants. ``changed``: whether their texts differ (as the stages recorded)."""
+    if changed:
+        a, b = a.copy(), b.copy()
+        for g in (a, b):
+            torch._C._jit_pass_dce(g)
+        if normalize_graph_text(str(a)) != normalize_graph_text(str(b)):
+            return False
+    return _same_tensor_constants(a, b)
 
 
 def _same_tensor_constants(a, b) -> bool:
