@@ -21,6 +21,7 @@ from freezeviz.engine import api as engine
 from freezeviz.engine.torchscript.analysis import inventory
 from freezeviz.engine.torchscript.extract import tensor_preview
 from freezeviz.data.diff import normalize_graph_text
+from tests.inductor.models import ConvBN
 
 # --- modules whose state lives outside parameters and persistent buffers -------------------
 
@@ -205,19 +206,9 @@ def test_module_with_state_that_cannot_be_read_is_recomputed():
 # --- example inputs --------------------------------------------------------------------------
 
 
-class Scale(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-        self.bn = nn.BatchNorm2d(4)
-
-    def forward(self, x):
-        return self.bn(self.conv(x))
-
-
 def _scale_model():
     torch.manual_seed(0)
-    m = Scale().eval()
+    m = ConvBN().eval()
     with torch.no_grad():
         m.bn.running_var.uniform_(0.1, 3.0)
         m.bn.running_mean.uniform_(-1, 1)

@@ -21,17 +21,7 @@ import freezeviz
 from freezeviz import FreezeError
 from freezeviz.data.fates import Fate
 from freezeviz.data.sidebyside import ABSENT, FreezerComparison, SideFate
-from tests.inductor.models import Counter
-
-
-class ConvBN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-        self.bn = nn.BatchNorm2d(4)
-
-    def forward(self, x):
-        return torch.relu(self.bn(self.conv(x)))
+from tests.inductor.models import ConvBN, Counter
 
 
 class AliasedOutput(nn.Module):

@@ -8,6 +8,18 @@ from torch import nn
 GLOBAL_SCALE = torch.tensor([0.5, 2.0, 1.5, 3.0])
 
 
+class ConvBN(nn.Module):
+    """A convolution and the BatchNorm after it: the fold every freezer does."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return self.bn(self.conv(x))
+
+
 class LinearScale(nn.Module):
     def __init__(self):
         super().__init__()

@@ -16,17 +16,7 @@ from freezeviz import FreezeError
 from freezeviz.data.fates import Fate
 from freezeviz.data.report import AttributeInfo
 from freezeviz.engine.inductor.export import export_warnings, exported_input
-from tests.inductor.models import Counter
-
-
-class ConvBN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-        self.bn = nn.BatchNorm2d(4)
-
-    def forward(self, x):
-        return self.bn(self.conv(x))
+from tests.inductor.models import ConvBN, Counter
 
 
 class Nested(nn.Module):
