@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from freezeviz.data.fates import Fate
-from freezeviz.data.snapshot import SourceLoc, Stage
+from freezeviz.data.snapshot import SourceLoc, Stage, TextField
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ class AliasInfo:
 
     graph: str  # "forward", "forward/fork0", "reset"
     writers: tuple[AliasWriter, ...]
-    dot: str  # torch's AliasDb.to_graphviz_str()
+    # torch's AliasDb.to_graphviz_str() (may be handed in as a DeferredText: printed when read)
+    dot: str = TextField()  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

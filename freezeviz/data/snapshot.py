@@ -214,8 +214,9 @@ class DeferredText:
         return str, (self.text,)
 
 
-class _CodeField:
-    """``Stage.code``: a dataclass field whose value may be a DeferredText, read as its text."""
+class TextField:
+    """A dataclass field whose value may be a DeferredText, read as its text (``Stage.code``,
+    ``AliasInfo.dot``)."""
 
     def __set_name__(self, owner, name: str) -> None:
         self._slot = "_" + name
@@ -240,7 +241,7 @@ class Stage:
     description: str
     graph: GraphSnapshot
     # the TorchScript code text torch prints for this stage's graph (printed when first read)
-    code: str = _CodeField()  # type: ignore[assignment]
+    code: str = TextField()  # type: ignore[assignment]
     changed: bool
     seconds: float
     method: str = "forward"

@@ -32,7 +32,10 @@ _DTYPE_NAMES = {"float": "float32", "double": "float64", "long": "int64", "int":
 
 def _value_type(value) -> tuple[str, tuple | None, str | None]:
     """A value's (type text, shape, dtype): ValueInfo's fields but its name."""
-    ty = value.type()
+    return _type_parts(value.type())
+
+
+def _type_parts(ty) -> tuple[str, tuple | None, str | None]:
     shape = dtype = None
     if isinstance(ty, torch._C.TensorType):
         sizes = ty.sizes() if ty.dim() is not None else None
@@ -243,20 +246,14 @@ class _SnapshotWalker:
         # a line printed twice (a node without outputs, repeated) does not say which node it
         # is: such nodes are read from torch
         self.repeated = {ln for ln, n in Counter(lines).items() if n > 1} if lines else set()
+        self.types: dict[int, tuple] = {}
 
     def walk(self, nodes, parent_scope: str = "") -> tuple[NodeInfo, ...]:
         return tuple(self.node_info(node, parent_scope) for node in nodes)
 
-    def node_parts(self, node, kind: str) -> tuple:
-        """(kind, attrs, output types, scope from torch's module hierarchy, source, constant
-        value with no attributes)."""
-        types = tuple(_value_type(node.outputsAt(i)) for i in range(node.outputsSize()))
-        constant = _constant_info(node, ()) if kind == "prim::Constant" else None
-        return (kind, _node_attrs(node, kind), types, self.module_scope(node),
-                source_of(node, kind), constant)
-
     def read(self, node, index: int) -> tuple:
-        """(parts, input names, outputs) of ``node``: from ``known`` when its line is there,
+        """(kind, attrs, scope from torch's module hierarchy, source, constant value with no
+        attributes, input names, outputs) of ``node``: from ``known`` when its line is there,
         else from torch."""
         kind = node.kind()
         if self.lines is None:
@@ -268,23 +265,35 @@ class _SnapshotWalker:
             if not (f" = {kind}" in line or line.startswith(f"= {kind}")):
                 raise _Misaligned
             hit = self._read(node, kind)
-        elif hit[0][0] != kind:
+        elif hit[0] != kind:
             raise _Misaligned
         if reusable and self.seen is not None:
             self.seen[line] = hit
         return hit
 
     def _read(self, node, kind: str) -> tuple:
-        parts = self.node_parts(node, kind)
         # inputsAt/outputsAt: node.inputs() is several times slower through pybind
-        names = (node.outputsAt(i).debugName() for i in range(len(parts[2])))
-        return (parts, tuple(node.inputsAt(i).debugName() for i in range(node.inputsSize())),
-                tuple(ValueInfo(n, *t) for n, t in zip(names, parts[2])))
+        outs = []
+        for i in range(node.outputsSize()):
+            value = node.outputsAt(i)
+            outs.append(ValueInfo(value.debugName(), *self.value_type(value.type())))
+        return (kind, _node_attrs(node, kind), self.module_scope(node), source_of(node, kind),
+                _constant_info(node, ()) if kind == "prim::Constant" else None,
+                tuple(node.inputsAt(i).debugName() for i in range(node.inputsSize())),
+                tuple(outs))
+
+    def value_type(self, ty) -> tuple:
+        """_value_type of a type object, read once per type: torch hands out one Python object
+        per type it holds, which ``types`` keeps alive, so its id is not reused meanwhile."""
+        found = self.types.get(id(ty))
+        if found is None:
+            found = self.types[id(ty)] = (ty, _type_parts(ty))
+        return found[1]
 
     def node_info(self, node, parent_scope: str) -> NodeInfo:
         index = self.counter
         self.counter += 1
-        (kind, attrs, _, module_scope, source, constant), ins, outs = self.read(node, index)
+        kind, attrs, module_scope, source, constant, ins, outs = self.read(node, index)
         attribute = self.attribute(node, kind, ins, outs)
         if constant is not None:
             found = self.constant_attributes.get(outs[0].name, ())

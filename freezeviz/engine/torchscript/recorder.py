@@ -122,14 +122,21 @@ def analyse_writes(graph, label: str, rec: Recorder | None, value_paths: list | 
     if value_paths is not None:
         value_paths.append(paths)
     if rec is not None:
-        rec.alias.append(AliasInfo(label, _writers(evidence), adb.to_graphviz_str()))
+        rec.alias.append(AliasInfo(label, _writers(evidence), _alias_dump(graph)))
         for sub, roots, sub_label in fork_subgraphs(graph, label, paths):
-            _, sub_evidence, sub_adb = find_writers(sub, sub_label, roots)
+            _, sub_evidence, _ = find_writers(sub, sub_label, roots)
             if value_paths is not None:
                 value_paths.append(attribute_paths(sub, roots))
-            rec.alias.append(AliasInfo(sub_label, _writers(sub_evidence), sub_adb.to_graphviz_str()))
+            rec.alias.append(AliasInfo(sub_label, _writers(sub_evidence), _alias_dump(sub)))
             evidence = evidence + sub_evidence
     return writes, evidence
+
+
+def _alias_dump(graph) -> DeferredText:
+    """torch's AliasDb dump of ``graph``, printed when first read (the report's appendix; a
+    megabyte for a transformer). ``graph`` is not changed after its analysis, and the analysis
+    of an unchanged graph prints the same text."""
+    return DeferredText(lambda: graph.alias_db(isFrozen=True).to_graphviz_str())
 
 
 def _writers(evidence) -> tuple[AliasWriter, ...]:
