@@ -158,8 +158,10 @@ class Plan:
         out: dict[tuple[str, int], list[str]] = {}
         runs: Counter = Counter()
         current, consts = None, []
+        box_at, memo = policy(depth).box, {}  # many nodes share a scope
         for node in self.snap.nodes:
-            path = self.box_of(node.id, depth)
+            scope = self.scope[node.id]
+            path = memo[scope] if scope in memo else memo.setdefault(scope, box_at(scope))
             if node.id in self.hidden or node.kind == "prim::Constant":
                 consts += [node] if path is not None and node.id not in self.hidden else []
                 continue
@@ -170,7 +172,7 @@ class Plan:
                 out.setdefault(current, []).append(node.id)
         where = {i: box for box, ids in out.items() for i in ids}
         for node in consts:
-            path = self.box_of(node.id, depth)
+            path = box_at(self.scope[node.id])
             users = [where.get(self.top[u.id]) for o in node.outputs
                      for u in self.snap.users(o.name)]
             box = next((b for b in users if b is not None and b[0] == path), (path, 1))
@@ -373,13 +375,16 @@ class _Builder:
             info[6][path] = None
         for v in node.inputs:
             self.connect(v, box)
+        owner = self.owner
         for block in node.blocks:
-            self.owner.update((v.name, box) for v in block.inputs)
+            for v in block.inputs:
+                owner[v.name] = box
             for sub in block.nodes:
                 self.absorb(sub, box, info)
             for v in block.outputs:
                 self.connect(v, box)
-        self.owner.update((o.name, box) for o in node.outputs)
+        for o in node.outputs:
+            owner[o.name] = box
 
 
 def to_dot(plan: Plan, depth: int | None | Collapse = None, *, keys: dict[str, str],
@@ -414,7 +419,8 @@ def to_dot(plan: Plan, depth: int | None | Collapse = None, *, keys: dict[str, s
         digest = hashlib.sha1(f"{box[0]}/{box[1]}".encode("utf-8", "replace")).hexdigest()
         info = boxes.setdefault(box, [0, 0, False, Counter(), "box_" + digest[:12], [], {}])
         b.absorb(node, info[4], info)
-        info[3].update(plan.ops[node.id])
+        if plan.ops[node.id]:
+            info[3].update(plan.ops[node.id])
     for (path, run), info in boxes.items():
         key = f"box:{path}" + (f"#{run}" if run > 1 else "")
         b.module_box(path, key, info, b.container(_parent(path)))

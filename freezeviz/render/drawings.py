@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from freezeviz.render.boxes import CHECK_PREFIX
 from freezeviz.render.fragments import inline_svg, placeholder_svg
 from freezeviz.render.nodemap import node_map_dict
+from freezeviz.render.view import layout_together
 
 
 def _same_drawing(prev, st) -> bool:
@@ -155,21 +156,25 @@ class Drawings:
 
     def _layout_expansions(self, workers: int) -> None:
         """Lay out the opened views, then those one module further down, both panes' views
-        of a module together, until ``detail`` views or :data:`EXPANSION_BYTES` are held."""
-        def run(job):
+        of a module together, until ``detail`` views or :data:`EXPANSION_BYTES` are held.
+        Views are drawn in batches, each batch laid out by one run of ``dot`` per worker."""
+        def draw(job):
             path, side = job
             try:
-                view = self._makers[side](expanded=_chain(path))
-                return side, path, view, _pack(view)
+                return side, path, self._makers[side](expanded=_chain(path))
             except Exception:  # noqa: BLE001 (that box just stays closed in the report)
-                return side, path, None, None
+                return side, path, None
 
         jobs = sorted(((p, side) for side, p in self._expand_jobs), key=lambda j: j[0])
         done, size, held = set(jobs), 0, 0
         with ThreadPoolExecutor(max_workers=workers) as pool:
             while jobs and held < self.detail and size < EXPANSION_BYTES:
-                batch, jobs = jobs[: 2 * workers], jobs[2 * workers:]
-                for side, path, view, packed in pool.map(run, batch):
+                cut = min(self.detail - held, EXPANSION_BATCH)
+                drawn, jobs = [draw(j) for j in jobs[:cut]], jobs[cut:]
+                views = [view for _, _, view in drawn if view is not None]
+                list(pool.map(layout_together, [views[w::workers] for w in range(workers)]))
+                for side, path, view in drawn:
+                    packed = _packed(view)
                     if packed is None or held >= self.detail or size >= EXPANSION_BYTES:
                         continue
                     self.expand[side]["views"][path] = packed
@@ -212,6 +217,7 @@ class Drawings:
 
 EXPANSIONS = 60  # opened views a report holds (top-level boxes first, then modules inside)
 EXPANSION_BYTES = 2_500_000  # and the most their packed text may weigh in the file
+EXPANSION_BATCH = 16  # opened views drawn before they are laid out together
 
 
 def _order(path: str) -> tuple:
@@ -240,6 +246,16 @@ def _zip(data: object) -> str:
     """``data`` as JSON, gzip'd, base64'd (report.js's ``unpack`` reverses it)."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     return base64.b64encode(gzip.compress(text.encode("utf-8"), mtime=0)).decode("ascii")
+
+
+def _packed(view) -> str | None:
+    """:func:`_pack`, or None for a view that could not be drawn."""
+    if view is None:
+        return None
+    try:
+        return _pack(view)
+    except Exception:  # noqa: BLE001 (that box just stays closed in the report)
+        return None
 
 
 def _pack(view) -> str:

@@ -136,3 +136,26 @@ def test_missing_dot_explains_how_to_install(convbn, monkeypatch):
     assert view.source  # DOT text needs no Graphviz
     with pytest.raises(RuntimeError, match="apt-get install graphviz"):
         _ = view.svg
+
+
+def test_views_laid_out_together_match_views_laid_out_alone(all_stages):
+    from freezeviz.render.view import layout_together
+
+    snaps = [s for stages in all_stages.values() for s in stages] + [_nasty_snapshot()]
+    together = [draw(s, title=f"t{i}") for i, s in enumerate(snaps)]
+    alone = [draw(s, title=f"t{i}") for i, s in enumerate(snaps)]
+    layout_together(together)
+    # the same elements at the same places (dot may list sibling clusters in another order)
+    assert [sorted(v.svg.splitlines()) for v in together] == \
+        [sorted(v.svg.splitlines()) for v in alone]
+    assert all(v.layout_seconds is not None for v in together)
+
+
+def test_a_view_dot_refuses_does_not_take_the_others_with_it(convbn):
+    from freezeviz.render.view import layout_together
+
+    good, bad = draw(convbn[1]), draw(convbn[2])
+    bad.source = "digraph { a -> }\n"  # dot rejects it: the batch is laid out one by one
+    with pytest.raises(RuntimeError, match="dot failed"):
+        layout_together([good, bad])
+    assert good.svg == draw(convbn[1]).svg
