@@ -8,11 +8,11 @@ and the textual views of a change, :func:`diff_text` (like LLVM's ``-print-chang
 
 from __future__ import annotations
 
-import difflib
 import re
 import weakref
 from collections import Counter
 
+from freezeviz.data.linediff import unified_diff
 from freezeviz.data.snapshot import GraphSnapshot, NodeInfo
 
 _MANGLE_RE = re.compile(r"___torch_mangle_\d+\.")
@@ -139,8 +139,10 @@ def diff_text(a_snapshot: GraphSnapshot, b_snapshot: GraphSnapshot,
     alone (``graph.copy()`` does one) never shows as a change."""
     a_lines = normalize_graph_text(normalize_text(a_snapshot.text)).splitlines(keepends=True)
     b_lines = normalize_graph_text(normalize_text(b_snapshot.text)).splitlines(keepends=True)
-    lines = difflib.unified_diff(a_lines, b_lines, fromfile=a_name, tofile=b_name, n=context)
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    for lines in (a_lines, b_lines):
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+    return unified_diff(a_lines, b_lines, a_name, b_name, context)
 
 
 def diff_summary(a: GraphSnapshot, b: GraphSnapshot) -> dict:
