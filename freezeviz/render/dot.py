@@ -39,6 +39,33 @@ def attribute_paths(node: NodeInfo) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in paths if p))
 
 
+class Inside(NamedTuple):
+    """A top-level node and the nodes of its blocks, drawn inside a closed box."""
+
+    ids: tuple[str, ...]  # the nodes drawn (hidden ones left out), in program order
+    id_set: frozenset[str]
+    paths: tuple[str, ...]  # the attribute paths they touch
+    uses: tuple[str, ...]  # values they use that come from outside them, in order of use
+    made: tuple[str, ...]  # values they make (block inputs included)
+
+
+def _walk_inside(node: NodeInfo, hidden, ids: list, paths: dict, uses: dict, made: dict) -> None:
+    """Collect :class:`Inside`'s fields for ``node``, in the order _Builder.absorb visits
+    it (``paths``, ``uses`` and ``made``: dicts as ordered sets). A value made inside is made
+    before it is used (SSA), so a use of it never draws an edge into the box."""
+    if node.id in hidden:
+        return
+    ids.append(node.id)
+    paths.update(dict.fromkeys(attribute_paths(node)))
+    uses.update(dict.fromkeys(node.inputs))
+    for block in node.blocks:
+        made.update(dict.fromkeys(v.name for v in block.inputs))
+        for sub in block.nodes:
+            _walk_inside(sub, hidden, ids, paths, uses, made)
+        uses.update(dict.fromkeys(block.outputs))
+    made.update(dict.fromkeys(o.name for o in node.outputs))
+
+
 class DotDrawing(NamedTuple):
     source: str
     nodes: int
@@ -84,6 +111,20 @@ class Plan:
                        if n.source is not None and not n.kind.startswith("prim::"))
         self.reused = {s for (s, _, _), k in runs.items() if k > 1 and s}
         self.depth = max((len(s.split(".")) for s in self.scope.values() if s), default=0)
+        self._inside: dict[str, Inside] = {}
+
+    def inside(self, node: NodeInfo) -> Inside:
+        """What drawing ``node`` inside a closed box adds to it (the same in every drawing of
+        this plan): worked out on first use, since every drawing with that box closed needs
+        it."""
+        found = self._inside.get(node.id)
+        if found is None:
+            ids, paths, uses, made = [], {}, {}, {}
+            _walk_inside(node, self.hidden, ids, paths, uses, made)
+            found = self._inside[node.id] = Inside(
+                tuple(ids), frozenset(ids), tuple(paths),
+                tuple(v for v in uses if v not in made), tuple(made))
+        return found
 
     def _find_checks(self) -> None:
         """Checks (:mod:`.checks`) and the nodes computing only what they read."""
@@ -362,6 +403,22 @@ class _Builder:
             svg_id("check:" + key), "check:" + key, "collapsed", self.plan.scope[node.id],
             tuple(info[6]), None, tuple(info[5]), node.id, CHECK_PREFIX + key)
 
+    def absorb_top(self, node: NodeInfo, box: str, info: list) -> None:
+        """:meth:`absorb` for a top-level node, from the plan's :meth:`Plan.inside`."""
+        if self.highlight:
+            self.absorb(node, box, info)  # whether a node is hit is this drawing's own
+            return
+        inside = self.plan.inside(node)
+        self.drawn.update(dict.fromkeys(inside.ids, (box, box)))
+        info[0] += len(inside.ids)
+        info[1] += len(inside.id_set & self.changed)
+        keys = self.keys
+        info[5].extend([keys[i] for i in inside.ids])
+        info[6].update(dict.fromkeys(inside.paths))
+        for v in inside.uses:
+            self.connect(v, box)
+        self.owner.update(dict.fromkeys(inside.made, box))
+
     def absorb(self, node: NodeInfo, box: str, info: list) -> None:
         """Draw ``node`` (and its blocks) as part of the collapsed box named ``box``."""
         if node.id in self.plan.hidden:
@@ -418,7 +475,7 @@ def to_dot(plan: Plan, depth: int | None | Collapse = None, *, keys: dict[str, s
             continue
         digest = hashlib.sha1(f"{box[0]}/{box[1]}".encode("utf-8", "replace")).hexdigest()
         info = boxes.setdefault(box, [0, 0, False, Counter(), "box_" + digest[:12], [], {}])
-        b.absorb(node, info[4], info)
+        b.absorb_top(node, info[4], info)
         if plan.ops[node.id]:
             info[3].update(plan.ops[node.id])
     for (path, run), info in boxes.items():

@@ -162,3 +162,28 @@ def test_large_graphs_open_on_a_module_overview():
         assert {"layer1", "layer2", "layer3", "layer4"} <= boxes <= top
         assert "collapsed to depth 0" in view.message
         _covered(view, report.stage(stage).graph)
+
+
+def test_closed_boxes_drawn_from_summaries_match_node_by_node(encoder, monkeypatch):
+    """A closed box takes each top-level node's contents from the plan's summary; the DOT text
+    and node map are those of visiting every node inside it, in every view."""
+    from freezeviz.render import view as V
+    from freezeviz.render.dot import _Builder
+
+    report = freezeviz.freeze(examples.resnet_tiny())
+    snaps = [snap for _, snap in encoder] + [report.stage("inlined").graph]
+    cases = [dict(collapse=c) for c in (0, 1, 2)] + [dict(), dict(expanded=["layers"])]
+    pairs = [(snaps[0], snaps[1]), (snaps[1], snaps[0]), (snaps[2], None)]
+
+    def views():
+        return [(v.source, v.node_map) for s, other in pairs for kw in cases
+                for v in (draw(s, diff_against=other, **kw),)]
+
+    fast = views()
+    monkeypatch.setattr(_Builder, "absorb_top", _Builder.absorb)
+    V._PREPARED.clear()
+    slow = views()
+    assert fast == slow
+    assert any("box_" in src for src, _ in fast)  # boxes were drawn closed
+    assert any("changed by this step" in src or "added by this step" in src or
+               "removed by this step" in src for src, _ in fast)
