@@ -101,23 +101,26 @@ def find_writers(graph, label: str, root_paths: dict[str, str] | None = None,
     Returns ``(writes by node index, evidence list, alias_db)`` and, with ``with_paths``, the
     value-name -> attribute-path map as a fourth item.
     """
-    nodes = iter_torch_nodes(graph)
-    paths = attribute_paths(graph, root_paths, nodes)
+    # findAllNodes walks in C++; every node is walked from Python only when some state read
+    # has writers or the graph assigns attributes (node indices are program order)
+    getattrs = graph.findAllNodes("prim::GetAttr")
+    paths = attribute_paths(graph, root_paths, getattrs)
     adb = graph.alias_db(isFrozen=True)
     read_values = []  # (torch value, path) for state reads that have writers
     element_reads = {}  # value name -> path, for containers read without writers of their own
-    for node in nodes:
-        if node.kind() == "prim::GetAttr":
-            out = node.output()
-            path = paths.get(out.debugName())
-            if path is None or _is_module_type(out.type()):
-                continue
-            if adb.has_writers(out):
-                read_values.append((out, path))
-            elif _is_container_type(out.type()):
-                element_reads[out.debugName()] = path
+    for node in getattrs:
+        out = node.output()
+        path = paths.get(out.debugName())
+        if path is None or _is_module_type(out.type()):
+            continue
+        if adb.has_writers(out):
+            read_values.append((out, path))
+        elif _is_container_type(out.type()):
+            element_reads[out.debugName()] = path
     writes: dict[int, set[str]] = {}
     evidence: list[WriteEvidence] = []
+    nodes = iter_torch_nodes(graph) if read_values or element_reads or \
+        graph.findAllNodes("prim::SetAttr") else []
     assignments = None
     for idx, node in enumerate(nodes):
         kind = node.kind()
