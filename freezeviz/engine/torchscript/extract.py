@@ -174,33 +174,38 @@ def snapshot_graph(
     is found from their neighbours) are always read.
     """
     text = str(graph) if text is None else text
-    lines = node_lines(text) if known is not None or seen is not None else None
-    try:
-        return _snapshot(graph, method, text, constant_attributes, writes, module_paths,
-                         lines, known, seen)
-    except _Misaligned:  # a text torch printed in a form node_lines does not follow
-        if seen is not None:
-            seen.clear()
-        return _snapshot(graph, method, text, constant_attributes, writes, module_paths,
-                         None, None, None)
+    fix = _scope_fixer(module_paths) if module_paths else None
+    rows = None
+    if known is not None or seen is not None:
+        from freezeviz.engine.torchscript import textwalk
+
+        rows = textwalk.text_rows(text)
+        if rows is not None and textwalk.mostly_known(rows, known):  # walk along the printout
+            walker = textwalk.TextWalker(graph, rows, constant_attributes or {}, writes or {},
+                                         fix, known, seen)
+            try:
+                return _snapshot(graph, method, text, walker, walker.walk_all)
+            except _Misaligned:  # a printout whose lines did not pair up with its nodes
+                if seen is not None:
+                    seen.clear()
+    # little to reuse: walking torch's nodes is the faster way to read them all
+    walker = _SnapshotWalker(constant_attributes or {}, writes or {}, fix)
+    walker.record = [] if rows is not None and seen is not None else None
+    snap = _snapshot(graph, method, text, walker, lambda: walker.walk(graph.nodes()))
+    if walker.record is not None:
+        textwalk.learn(rows, walker.record, seen)
+    return snap
 
 
-def _snapshot(graph, method, text, constant_attributes, writes, module_paths, lines, known,
-              seen) -> GraphSnapshot:
-    walker = _SnapshotWalker(constant_attributes or {}, writes or {},
-                             _scope_fixer(module_paths) if module_paths else None,
-                             lines, known, seen)
+def _snapshot(graph, method: str, text: str, walker, walk) -> GraphSnapshot:
     inputs = list(graph.inputs())
     if inputs and isinstance(inputs[0].type(), torch._C.ClassType):
         walker.paths[inputs[0].debugName()] = ""
-    nodes = walker.walk(graph.nodes())
-    if lines is not None and walker.counter != len(lines):
-        raise _Misaligned
     return GraphSnapshot(
         method=method,
         inputs=tuple(_value_info(v) for v in inputs),
         outputs=tuple(v.debugName() for v in graph.outputs()),
-        nodes=nodes,
+        nodes=walk(),
         text=text,
     )
 
@@ -209,25 +214,8 @@ class _Misaligned(Exception):
     """The printed lines of a graph did not pair up with its nodes."""
 
 
-def node_lines(text: str) -> list[str]:
-    """The printed line of each node of ``str(graph)``, in program order, blocks included.
-
-    torch prints the graph's inputs, then one line per node (``%out : T = kind[...](...)``, or
-    ``= kind(...)`` for a node without outputs), each block's nodes indented under a
-    ``blockN(...):`` line and closed by ``-> (...)``, then ``return (...)``."""
-    lines = text.split("\n")
-    start = next((i for i, ln in enumerate(lines) if ln.endswith("):")), len(lines))
-    out = []
-    for ln in lines[start + 1:]:
-        s = ln.lstrip(" ")
-        if s.startswith(("%", "= ")):
-            out.append(s)
-        elif s.startswith("return ("):
-            break
-    return out
-
-
 _NOT_REUSED = ("prim::Constant", "prim::SetAttr")
+_NAMED = ("prim::GetAttr", "prim::SetAttr")  # nodes whose "name" attribute names a slot
 
 
 class _SnapshotWalker:
@@ -247,29 +235,12 @@ class _SnapshotWalker:
         # is: such nodes are read from torch
         self.repeated = {ln for ln, n in Counter(lines).items() if n > 1} if lines else set()
         self.types: dict[int, tuple] = {}
+        # what was read, in the order of the printout's lines (nodes, block inputs, block
+        # outputs), when asked for: the lines are paired with it afterwards
+        self.record: list | None = None
 
     def walk(self, nodes, parent_scope: str = "") -> tuple[NodeInfo, ...]:
         return tuple(self.node_info(node, parent_scope) for node in nodes)
-
-    def read(self, node, index: int) -> tuple:
-        """(kind, attrs, scope from torch's module hierarchy, source, constant value with no
-        attributes, input names, outputs) of ``node``: from ``known`` when its line is there,
-        else from torch."""
-        kind = node.kind()
-        if self.lines is None:
-            return self._read(node, kind)
-        line = self.lines[index] if index < len(self.lines) else ""
-        reusable = kind not in _NOT_REUSED and line not in self.repeated
-        hit = self.known.get(line) if reusable else None
-        if hit is None:
-            if not (f" = {kind}" in line or line.startswith(f"= {kind}")):
-                raise _Misaligned
-            hit = self._read(node, kind)
-        elif hit[0] != kind:
-            raise _Misaligned
-        if reusable and self.seen is not None:
-            self.seen[line] = hit
-        return hit
 
     def _read(self, node, kind: str) -> tuple:
         # inputsAt/outputsAt: node.inputs() is several times slower through pybind
@@ -280,7 +251,7 @@ class _SnapshotWalker:
         return (kind, _node_attrs(node, kind), self.module_scope(node), source_of(node, kind),
                 _constant_info(node, ()) if kind == "prim::Constant" else None,
                 tuple(node.inputsAt(i).debugName() for i in range(node.inputsSize())),
-                tuple(outs))
+                tuple(outs), node.s("name") if kind in _NAMED else None)
 
     def value_type(self, ty) -> tuple:
         """_value_type of a type object, read once per type: torch hands out one Python object
@@ -293,29 +264,46 @@ class _SnapshotWalker:
     def node_info(self, node, parent_scope: str) -> NodeInfo:
         index = self.counter
         self.counter += 1
-        kind, attrs, module_scope, source, constant, ins, outs = self.read(node, index)
-        attribute = self.attribute(node, kind, ins, outs)
+        hit = self._read(node, node.kind())
+        record = self.record
+        if record is not None:
+            record.append(hit)
+
+        def blocks(scope: str) -> tuple[BlockInfo, ...]:
+            out = []
+            for b in node.blocks():
+                inputs = _block_inputs(b)
+                if record is not None:
+                    record.append(inputs)
+                nodes = self.walk(block_nodes(b), scope)
+                out.append(BlockInfo(inputs, nodes, _block_outputs(b)))
+                if record is not None:
+                    record.append(out[-1].outputs)
+            return tuple(out)
+
+        return self.build(hit, index, parent_scope, blocks)
+
+    def build(self, hit: tuple, index: int, parent_scope: str, blocks) -> NodeInfo:
+        """The NodeInfo of node ``index``, from what was read of it (:meth:`read`);
+        ``blocks(scope)`` gives its blocks."""
+        kind, attrs, module_scope, source, constant, ins, outs, name = hit
+        attribute = self.attribute(kind, name, ins, outs)
         if constant is not None:
             found = self.constant_attributes.get(outs[0].name, ())
             constant = dataclasses.replace(constant, attributes=found) if found else constant
         scope = self.scope(kind, module_scope, attribute) or parent_scope
-        blocks = ()
-        if may_have_blocks(kind):
-            blocks = tuple(BlockInfo(_block_inputs(b), self.walk(block_nodes(b), scope),
-                                     _block_outputs(b)) for b in node.blocks())
         return NodeInfo(id=f"n{index}", kind=kind, inputs=ins, outputs=outs,
-                        attrs=attrs, blocks=blocks, scope=scope, source=source,
-                        constant=constant, attribute=attribute,
+                        attrs=attrs, blocks=blocks(scope) if may_have_blocks(kind) else (),
+                        scope=scope, source=source, constant=constant, attribute=attribute,
                         writes=self.writes.get(index, ()))
 
-    def attribute(self, node, kind: str, ins, outs) -> str | None:
+    def attribute(self, kind: str, name: str | None, ins, outs) -> str | None:
         """The attribute path a GetAttr/SetAttr touches, when its chain starts at self."""
-        if kind not in ("prim::GetAttr", "prim::SetAttr"):
+        if name is None:
             return None
         owner = self.paths.get(ins[0]) if ins else None
         if owner is None:
             return None
-        name = node.s("name")
         attribute = f"{owner}.{name}" if owner else name
         if kind == "prim::GetAttr":
             self.paths[outs[0].name] = attribute
