@@ -27,7 +27,7 @@ def notebook_cell(file: str, count: int | None = None) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceLoc:
     """Where in the user's (or torch's) Python source a node came from."""
 
@@ -55,7 +55,7 @@ class SourceLoc:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ValueInfo:
     """One SSA value: its debug name (without ``%``), type text and, for tensors, shape/dtype."""
 
@@ -65,7 +65,7 @@ class ValueInfo:
     dtype: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConstantInfo:
     """The value of a ``prim::Constant``. Tensors are never copied: shape, dtype, preview."""
 
@@ -78,7 +78,7 @@ class ConstantInfo:
     attributes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlockInfo:
     """A nested block of a ``prim::If`` or ``prim::Loop``."""
 
@@ -87,7 +87,7 @@ class BlockInfo:
     outputs: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeInfo:
     """One IR node."""
 
