@@ -13,7 +13,6 @@ from freezeviz.engine.torchscript.analysis import (
     get_path,
     tensor_identity,
 )
-from freezeviz.engine.torchscript.extract import iter_torch_nodes
 from freezeviz.engine.torchscript.jitlog import FreezeDecisions
 
 _MISSING = object()
@@ -144,7 +143,9 @@ class ConstantTracer:
             self._read_keys()
             # an equal constant absorbed it only if what read it is still there; otherwise
             # its constant was simply used up (a branch dropped, constant propagation)
-            alive = {(n.kind(), n.sourceRange()) for n in iter_torch_nodes(graph)}
+            kinds = {k[0] for path, _ in candidates for k in self.reads.get(path, ())}
+            alive = {(kind, n.sourceRange()) for kind in kinds
+                     for n in graph.findAllNodes(kind)}
         for path, host in candidates:
             reads = self.reads.get(path)
             if reads and not any((k[0], k[3]) in alive for k in reads):
