@@ -204,3 +204,24 @@ def test_a_state_write_the_alias_analysis_misses_is_reported(monkeypatch):
                               example_inputs=(torch.randn(3),))
     assert any(re.search(r"numerics: running stages? scripted.* wrote into a tensor it shares", w)
                for w in report.warnings), report.warnings
+
+
+@pytest.mark.parametrize("case", ["fork_wait", "conv_bn", "names_with_spaces", "lstm"])
+def test_subgraphs_are_told_from_the_printout_as_from_the_nodes(case, tmp_path):
+    """Numerics tell a graph holding subgraphs (a fork's body) from its printout; the answer
+    must be the one a walk over every node gives."""
+    from freezeviz.engine.torchscript import numerics as N
+    from tests.corpus.cases import CASES
+    from tests.test_corpus import build
+
+    found = [c for c in CASES if str(c) == case]
+    if not found:
+        pytest.fail(f"no corpus case {case}")
+    arg, _ = build(found[0], tmp_path)
+    script = arg if isinstance(arg, torch.jit.ScriptModule) else torch.jit.script(arg)
+    frozen = torch.jit.freeze(script.eval())
+    for graph in (script.forward.graph, frozen.forward.graph):
+        walked = any(n.hasAttribute("Subgraph") for n in N._all_nodes(graph))
+        assert N._has_subgraphs(graph) == walked
+    if case == "fork_wait":
+        assert N._has_subgraphs(script.forward.graph)

@@ -162,15 +162,12 @@ def _state_only_read(graph) -> bool:
     module state: no SetAttr, no fork and no call left (their bodies are other graphs), every
     tensor it reads without writers, and no state it reads but tensors, numbers, strings and
     modules or objects (whose own reads are GetAttrs of this graph)."""
+    if _has_subgraphs(graph) or any(graph.findAllNodes(kind) for kind in (
+            "prim::SetAttr", "prim::fork", "prim::forkClosure", "prim::CallMethod",
+            "prim::CallFunction")):
+        return False
     adb = graph.alias_db(isFrozen=True)
-    for node in _all_nodes(graph):
-        kind = node.kind()
-        if kind in ("prim::SetAttr", "prim::fork", "prim::forkClosure", "prim::CallMethod",
-                    "prim::CallFunction") or \
-                node.hasAttribute("Subgraph"):
-            return False
-        if kind != "prim::GetAttr":
-            continue
+    for node in graph.findAllNodes("prim::GetAttr"):
         out = node.output()
         ty = out.type()
         if isinstance(ty, torch._C.TensorType):
@@ -216,11 +213,11 @@ def _same_tensor_constants(a, b) -> bool:
     """Whether two graphs hold the very same tensor constants, unchanged, in the same order
     (and nothing this cannot tell: MKLDNN tensors, constant containers, subgraphs)."""
     def tensors(graph):
+        if _has_subgraphs(graph) or graph.findAllNodes("prim::ConstantMKLDNNTensor"):
+            return None
         out = []
-        for node in _all_nodes(graph):
-            if node.hasAttribute("Subgraph") or node.kind() == "prim::ConstantMKLDNNTensor":
-                return None
-            if node.kind() != "prim::Constant" or not node.hasAttribute("value"):
+        for node in graph.findAllNodes("prim::Constant"):  # in program order, as printed
+            if not node.hasAttribute("value"):
                 continue
             kind = node.kindOf("value")
             if kind == "ival" and flat_tensors(node.output().toIValue()):
@@ -267,12 +264,18 @@ def _clone_constants(graph) -> list:
             value = node.output().toIValue()
             if flat_tensors(value):
                 node.ival_("value", copy.deepcopy(value))
-    for node in _all_nodes(graph):
+    for node in _all_nodes(graph) if _has_subgraphs(graph) else ():
         if node.hasAttribute("Subgraph") and node.kindOf("Subgraph") == "g":
             sub = node.g("Subgraph").copy()
             shared += _clone_constants(sub)
             node.g_("Subgraph", sub)
     return shared
+
+
+def _has_subgraphs(graph) -> bool:
+    """Whether a node of ``graph`` holds a subgraph (a fork's body, a fusion group): torch
+    prints each such subgraph after the graph, as ``with prim::fork_0 = graph(...)``."""
+    return "\nwith " in str(graph)
 
 
 def _all_nodes(graph_or_block):
