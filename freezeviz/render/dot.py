@@ -186,10 +186,6 @@ class Plan:
             ops[S.short_kind(node.kind)] += 1
         return n, ops
 
-    def box_of(self, node_id: str, depth: int | None | Collapse) -> str | None:
-        """The scope path of the collapsed box a top-level node falls in, if any."""
-        return policy(depth).box(self.scope[node_id])
-
     def boxes(self, depth: int | None | Collapse) -> dict[tuple[str, int], list[str]]:
         """Collapsed boxes at ``depth`` (or a :class:`Collapse`): (scope path, run) -> top-level
         node ids.

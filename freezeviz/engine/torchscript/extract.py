@@ -215,6 +215,12 @@ class _Misaligned(Exception):
 
 
 _NOT_REUSED = ("prim::Constant", "prim::SetAttr")
+
+
+def repeated_lines(lines: list[str]) -> set[str]:
+    """Lines printed more than once (nodes without outputs): a line that does not single out
+    its node is never reused."""
+    return {ln for ln, n in Counter(lines).items() if n > 1}
 _NAMED = ("prim::GetAttr", "prim::SetAttr")  # nodes whose "name" attribute names a slot
 
 
@@ -233,7 +239,7 @@ class _SnapshotWalker:
         self.lines, self.known, self.seen = lines, known or {}, seen
         # a line printed twice (a node without outputs, repeated) does not say which node it
         # is: such nodes are read from torch
-        self.repeated = {ln for ln, n in Counter(lines).items() if n > 1} if lines else set()
+        self.repeated = repeated_lines(lines or [])
         self.types: dict[int, tuple] = {}
         # what was read, in the order of the printout's lines (nodes, block inputs, block
         # outputs), when asked for: the lines are paired with it afterwards
@@ -284,7 +290,7 @@ class _SnapshotWalker:
         return self.build(hit, index, parent_scope, blocks)
 
     def build(self, hit: tuple, index: int, parent_scope: str, blocks) -> NodeInfo:
-        """The NodeInfo of node ``index``, from what was read of it (:meth:`read`);
+        """The NodeInfo of node ``index``, from what was read of it (:meth:`_read`);
         ``blocks(scope)`` gives its blocks."""
         kind, attrs, module_scope, source, constant, ins, outs, name = hit
         attribute = self.attribute(kind, name, ins, outs)

@@ -16,7 +16,7 @@ from collections import Counter
 
 from freezeviz.data.snapshot import BlockInfo, NodeInfo
 from freezeviz.engine.torchscript.extract import _NOT_REUSED, _block_inputs, _block_outputs, \
-    _Misaligned, _SnapshotWalker
+    _Misaligned, _SnapshotWalker, repeated_lines
 
 _NODE, _BLOCK, _END = 0, 1, 2
 _KIND_RE = re.compile(r"[\w.]+::[\w.]+")
@@ -55,13 +55,26 @@ def mostly_known(rows: list[tuple[int, str]], known) -> bool:
 
 
 def _kind_of(line: str) -> str:
-    at = 2 if line.startswith("= ") else line.find(" = ") + 3
-    m = _KIND_RE.match(line, at) if at >= 2 else None
+    if line.startswith("= "):
+        at = 2
+    else:
+        at = line.find(" = ")
+        if at < 0:
+            raise _Misaligned
+        at += 3
+    m = _KIND_RE.match(line, at)
     if m is None:
         raise _Misaligned
     kind = m.group(0)
     # (a kind of torch's own ending so would not pair up with its nodes: read node by node)
     return _SUBGRAPH_RE.sub("", kind) if "_" in kind else kind
+
+
+def _pairs(line: str, kind: str, outs: tuple) -> bool:
+    """Whether ``line`` is the printed line of a node of ``kind`` with outputs ``outs``."""
+    if outs:
+        return line.startswith(f"%{outs[0].name} : ") and f" = {kind}" in line
+    return line.startswith(f"= {kind}")
 
 
 class TextWalker(_SnapshotWalker):
@@ -111,15 +124,14 @@ class TextWalker(_SnapshotWalker):
         if hit is None:
             node = self.torch_node(kind, k)
             hit = self._read(node, kind)
-            outs = hit[6]
-            if not line.startswith(f"%{outs[0].name} : " if outs else "= "):
+            if not _pairs(line, kind, hit[6]):
                 raise _Misaligned
             reusable = reusable and kind not in _NOT_REUSED
         if reusable and self.seen is not None:
             self.seen[line] = hit
 
         def blocks(scope: str) -> tuple[BlockInfo, ...]:
-            out = []
+            out, torch_blocks = [], None
             while self.pos < len(self.rows) and self.rows[self.pos][0] == _BLOCK:
                 header = self.rows[self.pos][1]
                 self.pos += 1
@@ -130,7 +142,8 @@ class TextWalker(_SnapshotWalker):
                 self.pos += 1
                 inputs, outputs = self.known.get(header), self.known.get(end)
                 if inputs is None or outputs is None:
-                    torch_blocks = list((node or self.torch_node(kind, k)).blocks())
+                    if torch_blocks is None:
+                        torch_blocks = list((node or self.torch_node(kind, k)).blocks())
                     if len(out) >= len(torch_blocks):
                         raise _Misaligned
                     inputs = _block_inputs(torch_blocks[len(out)])
@@ -148,16 +161,15 @@ def learn(rows: list[tuple[int, str]], record: list, seen: dict) -> None:
     of the printout's ``rows``. Nothing is learnt if the two do not pair up."""
     if len(rows) != len(record):
         return
-    counts = Counter(s for r, s in rows if r == _NODE)
+    repeated = repeated_lines([s for r, s in rows if r == _NODE])
     learnt = {}
     for (row, line), what in zip(rows, record):
         if row != _NODE:  # a block's inputs or outputs
             learnt[line] = what
             continue
-        kind, outs = what[0], what[6]
-        if not (line.startswith(f"%{outs[0].name} : ") and f" = {kind}" in line if outs
-                else line.startswith(f"= {kind}")):
+        kind = what[0]
+        if not _pairs(line, kind, what[6]):
             return
-        if kind not in _NOT_REUSED and counts[line] == 1:
+        if kind not in _NOT_REUSED and line not in repeated:
             learnt[line] = what
     seen.update(learnt)
