@@ -287,7 +287,8 @@ function renderGraph({ model, el }) {
 }
 
 function render(ctx) {
-  return ctx.model.get("_fv_kind") === "table" ? renderTable(ctx) : renderGraph(ctx);
+  const kind = ctx.model.get("_fv_kind");
+  return kind === "table" ? renderTable(ctx) : kind === "stages" ? renderStages(ctx) : renderGraph(ctx);
 }
 
 export default { render };

@@ -2,11 +2,12 @@
 
 ``GraphView`` shows one SVG drawing with pan, zoom, fit, search, hover and click.
 ``AttributeTable`` shows the attributes and root methods with a "preserve" checkbox each.
+``StageList`` shows the stages of a method, each with "compare" and its text diff.
 
-Both classes load the same ES module and stylesheet (no build step); the module picks the
+The classes load the same ES module and stylesheet (no build step); the module picks the
 view to draw from the ``_fv_kind`` trait. The module is graph.js (the drawing core the HTML
-report inlines too), graphtable.js (the attribute table) and graphview.js (the graph panes
-and the module's ``render``).
+report inlines too), graphtable.js (the attribute table), graphstages.js (the stages) and
+graphview.js (the graph panes and the module's ``render``).
 
 Each view's element says what it shows, for tests and benchmarks that wait on the browser:
 ``data-fv-busy`` is "1" while a freeze runs (and, in the table, while a click waits to be
@@ -25,7 +26,8 @@ from freezeviz.web import asset
 MAX_PATCH = 32  # rows that may differ from the sent ones before all are sent again
 
 # anywidget loads one module; the shared core goes in front (it declares FVGraph, no exports)
-ESM = "\n".join(asset(name) for name in ("graph.js", "graphtable.js", "graphview.js"))
+ESM = "\n".join(asset(name) for name in ("graph.js", "graphtable.js", "graphstages.js",
+                                          "graphview.js"))
 CSS = asset("graph.css") + "\n" + asset("graphview.css")
 
 
@@ -153,6 +155,35 @@ class AttributeTable(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return f"<AttributeTable {len(self.rows)} attributes, preserved={self.preserved!r}>"
+
+
+class StageList(anywidget.AnyWidget):
+    """The stages of one method, a row each, in one widget (rows are data, not widgets: a
+    new report sends a few rows instead of creating a dozen widgets).
+
+    Synced traits
+        rows     one dict per stage shown: stage, prev (the stage before it, "" for the
+                 first), summary (HTML), compare_tip, toggle ("diff", or "graph" for the
+                 first stage), toggle_tip, disabled (a pass that changed nothing: no diff)
+        note     HTML under the rows (how many passes are hidden)
+        opened   the stages whose text is open below their row; the front end sets it
+        texts    stage -> the HTML of its text, for the opened stages (set by Python)
+        compare  [prev, stage] of the last "compare" clicked (the front end sets it;
+                 Python resets it to [] once handled)
+    """
+
+    _esm = ESM
+    _css = CSS
+    _fv_kind = t.Unicode("stages").tag(sync=True)
+
+    rows = t.List(t.Dict()).tag(sync=True)
+    note = t.Unicode("").tag(sync=True)
+    opened = t.List(t.Unicode()).tag(sync=True)
+    texts = t.Dict().tag(sync=True)
+    compare = t.List(t.Unicode()).tag(sync=True)
+
+    def __repr__(self) -> str:
+        return f"<StageList {[r['stage'] for r in self.rows]}>"
 
 
 def _unsend(widget, name: str) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import ipywidgets as W
 
 from freezeviz.widgets import tab_html as T
+from freezeviz.widgets.graphview import StageList
 from freezeviz.widgets.html import diff_html, esc
 from freezeviz.widgets.parts import box, html
 from freezeviz.widgets.state import PerReport
@@ -16,54 +17,18 @@ TITLES = {"stages": "Stages", "alias": "Alias analysis", "code": "Frozen code",
           "numerics": "Numerics", "repro": "Repro", "warnings": "Warnings"}
 
 
-def _close(widgets) -> None:
-    """Close widgets and everything in them."""
-    for w in widgets:
-        _close(getattr(w, "children", ()))
-        w.close()
-
-
-def _row_parts() -> dict[str, W.Widget]:
-    """The layouts and styles every stage row shares (each would be a widget of its own,
-    created, sent and drawn per row)."""
-    def style(widget_class):  # each control's own style class (not all are exported)
-        return widget_class.class_traits()["style"].klass()
-
-    return {"text": W.Layout(flex="1 1 auto"), "compare": W.Layout(width="80px"),
-            "toggle": W.Layout(width="64px"), "box": W.Layout(), "html": style(W.HTML),
-            "button": style(W.Button), "toggle_style": style(W.ToggleButton)}
-
-
-class StageRow(W.VBox):
-    """One stage: ``compare`` shows it against the previous one in the panes; ``toggle``
-    opens ``diff`` (its text diff, or torch's printout for the first stage)."""
-
-    def __init__(self, index: int, stage, prev, tabs: InspectorTabs):
-        self.stage, self.prev, self._tabs = stage.name, prev.name if prev else None, tabs
-        shared = tabs.row_parts  # one layout and style per look, not per row: fewer widgets
-        self.text = W.HTML(T.stage_summary(index, stage, prev), layout=shared["text"],
-                           style=shared["html"])
-        self.text.add_class("fv-tab")
-        self.compare = W.Button(description="compare", tooltip=(
-            f"left: {prev.name}, right: {stage.name}" if prev else f"right: {stage.name}"),
-            layout=shared["compare"], style=shared["button"])
-        self.compare.on_click(lambda _b: tabs.on_compare(self.prev, self.stage))
-        self.diff = W.HTML(layout=W.Layout(display="none"), style=shared["html"])
-        self.diff.add_class("fv-tab")
-        self.toggle = W.ToggleButton(
-            description="diff" if prev else "graph",
-            tooltip="text diff against the previous stage" if prev
-            else "torch's printout of the graph", layout=shared["toggle"],
-            style=shared["toggle_style"], disabled=prev is not None and not stage.changed)
-        self.toggle.observe(self._on_toggle, "value")
-        row = W.HBox([self.compare, self.toggle, self.text], layout=shared["box"])
-        row.add_class("fv-stage-row")
-        super().__init__([row, self.diff], layout=shared["box"])
-
-    def _on_toggle(self, change) -> None:
-        if change["new"]:
-            self.diff.value = self._tabs.stage_text(self.prev, self.stage)
-        self.diff.layout.display = "" if change["new"] else "none"
+def stage_row(index: int, stage, prev) -> dict:
+    """One row of the stages tab (a :class:`StageList` row): ``compare`` shows the stage
+    against the previous one in the panes; ``toggle`` opens its text diff, or torch's
+    printout for the first stage."""
+    return {"stage": stage.name, "prev": prev.name if prev else "",
+            "summary": T.stage_summary(index, stage, prev),
+            "compare_tip": f"left: {prev.name}, right: {stage.name}" if prev
+            else f"right: {stage.name}",
+            "toggle": "diff" if prev else "graph",
+            "toggle_tip": "text diff against the previous stage" if prev
+            else "torch's printout of the graph",
+            "disabled": prev is not None and not stage.changed}
 
 
 class InspectorTabs(W.Tab):
@@ -74,7 +39,7 @@ class InspectorTabs(W.Tab):
         self.show_unchanged = W.Checkbox(False, description="show passes that changed nothing",
                                          indent=False, layout=W.Layout(width="auto"),
                                          style={"description_width": "initial"})
-        self.stages_box = box()
+        self.stages = StageList()
         self.alias_html, self.code_html = html(), html()
         self.numerics_html, self.warnings_html = html(), html()
         self.repro_text = W.Textarea(layout=W.Layout(width="100%", height="120px"))
@@ -83,7 +48,7 @@ class InspectorTabs(W.Tab):
                     'your code.</span>')
         for w in (note, self.alias_html, self.code_html, self.numerics_html, self.warnings_html):
             w.add_class("fv-tab")
-        pages = {"stages": box([self.show_unchanged, self.stages_box]),
+        pages = {"stages": box([self.show_unchanged, self.stages]),
                  "alias": self.alias_html, "code": self.code_html,
                  "numerics": self.numerics_html, "repro": box([note, self.repro_text]),
                  "warnings": self.warnings_html}
@@ -94,13 +59,13 @@ class InspectorTabs(W.Tab):
         self._methods: list[str] = []
         self._built: set[str] = set()
         self._text = PerReport(32 * max(1, cache_size))
-        # per report and filter: a box of stage rows, kept in the page (hidden) while cached,
-        # so that going back to a report shows its box again instead of drawing new rows
-        self._rows = PerReport(2 * max(1, cache_size), on_drop=lambda kept: _close([kept[0]]))
-        self._shown_box: W.VBox | None = None
-        self.row_parts = _row_parts()
+        # per report, method and filter: the rows, how many are hidden, the stages opened
+        self._rows = PerReport(2 * max(1, cache_size))
+        self._opened: list[str] = []  # the list the shown rows' opened stages are kept in
         self.observe(lambda _c: self._build(), "selected_index")
         self.show_unchanged.observe(lambda _c: self._build(rebuild="stages"), "value")
+        self.stages.observe(self._on_opened, "opened")
+        self.stages.observe(self._on_compare, "compare")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -129,11 +94,10 @@ class InspectorTabs(W.Tab):
         self.titles = tuple(titles.values())
         self._build()
 
-    def stage_rows(self) -> list[StageRow]:
-        """The rows the stages tab shows now."""
+    def stage_rows(self) -> list[dict]:
+        """The rows the stages tab shows now (see :class:`StageList`)."""
         self._build(name="stages")
-        box = self._shown_box
-        return [r for r in box.children if isinstance(r, StageRow)] if box is not None else []
+        return list(self.stages.rows)
 
     def stage_text(self, prev: str | None, stage: str) -> str:
         """The text diff from ``prev`` to ``stage`` (torch's printout when ``prev`` is None)."""
@@ -167,30 +131,34 @@ class InspectorTabs(W.Tab):
 
     def _fill_stages(self) -> None:
         r, method, show_all = self._report, self._method, self.show_unchanged.value
-        box, hidden = self._rows.get(r, (method, show_all), self._stage_box)
+        rows, hidden, opened = self._rows.get(r, (method, show_all), self._stage_rows)
         self.show_unchanged.description = (f"show passes that changed nothing ({hidden} hidden)"
                                            if hidden else "show passes that changed nothing")
-        self._shown_box = box
-        boxes = [b for b in self.stages_box.children if b.comm is not None]  # closed: dropped
-        if box not in boxes:
-            boxes.append(box)
-        for b in boxes:
-            b.layout.display = "" if b is box else "none"
-        self.stages_box.children = boxes
+        self._opened = opened
+        with self.stages.hold_sync():
+            self.stages.rows = rows
+            self.stages.note = T.hidden_note(hidden) if hidden else ""
+            self.stages.opened = list(opened)
+            self.stages.texts = self._texts(opened)
 
-    def _stage_box(self) -> tuple[W.VBox, int]:
-        rows, hidden = self._stage_rows()
-        return W.VBox(rows, layout=W.Layout()), hidden  # a layout of its own: shown or hidden
-
-    def _stage_rows(self) -> tuple[list[W.Widget], int]:
+    def _stage_rows(self) -> tuple[list[dict], int, list[str]]:
         stages = self._report.stages_of(self._method)
-        rows: list[W.Widget] = []
-        for i, s in enumerate(stages):
-            if i == 0 or s.changed or self.show_unchanged.value:
-                rows.append(StageRow(i, s, stages[i - 1] if i else None, self))
-        hidden = len(stages) - len(rows)
-        if hidden:
-            note = html(T.hidden_note(hidden))
-            note.add_class("fv-tab")
-            rows.append(note)
-        return rows, hidden
+        rows = [stage_row(i, s, stages[i - 1] if i else None) for i, s in enumerate(stages)
+                if i == 0 or s.changed or self.show_unchanged.value]
+        return rows, len(stages) - len(rows), []
+
+    def _texts(self, opened: list[str]) -> dict[str, str]:
+        prev = {row["stage"]: row["prev"] or None for row in self.stages.rows}
+        return {s: self.stage_text(prev[s], s) for s in opened if s in prev}
+
+    def _on_opened(self, change) -> None:
+        opened = [s for s in change["new"] if any(r["stage"] == s for r in self.stages.rows)]
+        self._opened[:] = opened  # kept with the rows: a report seen again reopens them
+        self.stages.texts = self._texts(opened)
+
+    def _on_compare(self, change) -> None:
+        if len(change["new"]) != 2:
+            return
+        prev, stage = change["new"]
+        self.stages.compare = []
+        self.on_compare(prev or None, stage)

@@ -259,6 +259,24 @@ def _clicks_during_a_freeze_gather(page) -> None:
         page.evaluate(EXEC_JS, "insp.state.freeze = _fv_freeze")
 
 
+def _stages_tab(page) -> None:
+    """The stages tab: a row's "graph" opens torch's printout below it, its "compare" shows
+    the stage in the after pane."""
+    row = page.locator(".fv-inspector .fv-stages .fv-stage-row").first
+    assert row.get_attribute("data-stage") == "scripted"
+    row.locator("button.fv-stage-toggle").click()
+    _wait(page, "the first stage's printout", """() => {
+        const body = document.querySelector('.fv-stages .fv-stage-row .fv-stage-body');
+        return body && /graph[(]/.test(body.textContent);
+    }""", 15)
+    row.locator("button.fv-stage-toggle").click()
+    _wait(page, "the printout to close", """() =>
+        !document.querySelector('.fv-stages .fv-stage-row .fv-stage-body').textContent""", 15)
+    row.locator("button.fv-stage-compare").click()
+    _wait(page, "the after pane to show the scripted stage", """() =>
+        /scripted/.test(document.querySelectorAll('.fv-inspector .fv-pane')[1].innerText)""", 15)
+
+
 def _picture(page, gv, path) -> None:
     """Select an attribute, hover a node again, and take the picture."""
     page.locator('.fv-at tr[data-path="modified_tensor"] .fv-at-path').click()
@@ -291,6 +309,7 @@ def test_inspector_in_jupyterlab(tmp_path, free_port, browser, screenshot_path):
             _wheel_zooms_and_fit_restores(page, gv)
             _keep_version(page)
             _picture(page, gv, screenshot_path("inspector.png"))
+            _stages_tab(page)
             _clicks_during_a_freeze_gather(page)
         finally:
             page.close()

@@ -193,10 +193,11 @@ def test_tabs(insp):
     tabs.show_unchanged.value = True
     assert len(tabs.stage_rows()) > len(rows)
     first = tabs.stage_rows()[0]
-    first.toggle.value = True  # first stage: torch's printout of the graph
-    assert "graph(" in first.diff.value
+    assert first["toggle"] == "graph" and not first["prev"]
+    tabs.stages.opened = [first["stage"]]  # as its "graph" button: torch's printout
+    assert "graph(" in tabs.stages.texts[first["stage"]]
     # the first stage is where the method starts: never "no change", in the row or the picker
-    assert "starting point" in first.text.value and "no change" not in first.text.value
+    assert "starting point" in first["summary"] and "no change" not in first["summary"]
     assert "no change" not in insp.before_picker.options[0][0]
     unchanged = [i for i, s in enumerate(insp.report.stages_of()[:-1]) if i and not s.changed]
     assert unchanged and all("no change" in insp.before_picker.options[i][0] for i in unchanged)
@@ -209,9 +210,10 @@ def test_tabs(insp):
     tabs.open_tab("warnings")
     assert "training mode" in tabs.warnings_html.value
     second = tabs.stage_rows()[1]
-    second.compare.click()
+    tabs.stages.compare = [second["prev"], second["stage"]]  # as its "compare" button
     stages = insp.report.stages_of()
     assert insp.before_stage == stages[0].name and insp.after_stage == stages[1].name
+    assert tabs.stages.compare == []  # handled: the same button can be clicked again
     with pytest.raises(KeyError):
         tabs.open_tab("nope")
 
@@ -323,19 +325,30 @@ def test_what_is_derived_from_a_report_goes_with_it():
     assert len(cache) == 4 and dropped[1:] == ["of b", 0, 1]  # bounded, oldest out first
 
 
-def test_stage_rows_no_longer_kept_are_closed():
-    class Small(FreezeInspector):
-        cache_size = 1  # keeps the row widgets of two (report, filter) pairs
+def test_stage_rows_are_data_of_one_widget_and_keep_their_opened_texts():
+    import ipywidgets as W
 
-    insp = Small(MyModule2())
-    old = insp.tabs.stage_rows()
-    assert old and all(r.comm is not None for r in old)
-    insp.preserved_attrs = ["version"]
+    from freezeviz.examples import conv_bn_relu
+
+    insp = freezeviz.inspect(conv_bn_relu())
+    stages = insp.tabs.stages
+    rows = insp.tabs.stage_rows()
+    changed = [r for r in rows if r["prev"]]
+    assert changed and all(not r["disabled"] for r in changed)
+    stages.opened = [changed[0]["stage"]]
+    text = stages.texts[changed[0]["stage"]]
+    assert text == insp.tabs.stage_text(changed[0]["prev"], changed[0]["stage"]) and "fv-diff" in text
+    made = set(W.Widget.widgets)
+    insp.preserved_attrs = ["bn.weight"]  # a new report: new rows, nothing opened, no widget made
+    assert set(W.Widget.widgets) <= made
+    assert stages.opened == [] and stages.texts == {}
     insp.tabs.show_unchanged.value = True
-    shown = insp.tabs.stage_rows()
-    assert all(r.comm is None for r in old)  # closed: the kernel keeps no widget it cannot show
-    assert all(r.comm is not None for r in shown)
-    assert len(shown) == len(insp.report.stages_of())
+    assert len(insp.tabs.stage_rows()) == len(insp.report.stages_of())
+    assert any(r["disabled"] for r in insp.tabs.stage_rows())  # passes that changed nothing
+    insp.tabs.show_unchanged.value = False
+    insp.preserved_attrs = []  # the first report again: its opened text comes back
+    assert insp.tabs.stage_rows() == rows
+    assert stages.opened == [changed[0]["stage"]] and stages.texts[changed[0]["stage"]] == text
 
 
 def test_method_picker_switches_the_panes():
@@ -349,7 +362,7 @@ def test_method_picker_switches_the_panes():
     final = insp.report.final_stage("reset")
     assert insp.after_stage == final.name and insp.right.svg != forward_svg
     assert f"{final.graph.count():,} nodes" in insp.panes.after_info.value
-    assert [r.stage for r in insp.tabs.stage_rows()][0] == insp.report.stages_of("reset")[0].name
+    assert insp.tabs.stage_rows()[0]["stage"] == insp.report.stages_of("reset")[0].name
     with pytest.raises(KeyError):
         insp.method = "no_such_method"
 
