@@ -1,6 +1,6 @@
 // freezeviz inspector front end, the attribute table: rows with "preserve" boxes, filters and
-// fate chips. The widget's module is graph.js, this file, then graphview.js (which declares
-// h() and the module's render, and picks this view for `_fv_kind` "table").
+// fate chips. The widget's module is graph.js, this file, graphstages.js, then graphview.js
+// (which declares h() and the module's render, and picks this view for `_fv_kind` "table").
 
 // --- attribute table -------------------------------------------------------------------------
 
